@@ -1,0 +1,57 @@
+"""Options and output helpers shared by every command."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+StoreOpt = Annotated[
+    Path | None,
+    typer.Option("--store", envvar="TETHER_STORE", show_envvar=True,
+                 help="The DuckDB store file [default: ./tether.duckdb]."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+
+
+def console(stderr: bool = False) -> Console:
+    return Console(stderr=stderr)
+
+
+def emit(result: Any, as_json: bool, human: Any = None) -> None:
+    """Print ``result.to_dict()`` as JSON, or ``human`` (a rich renderable or text)."""
+    if as_json:
+        data = result.to_dict() if hasattr(result, "to_dict") else result
+        typer.echo(json.dumps(data, indent=2, default=str))
+        return
+    console().print(human if human is not None else result)
+
+
+def counts_table(title: str, rows: Iterable[tuple[str, Any]], headers: tuple[str, str]) -> Table:
+    table = Table(title=title, title_justify="left", show_edge=False)
+    table.add_column(headers[0])
+    table.add_column(headers[1], justify="right")
+    for key, value in rows:
+        table.add_row(str(key) if key != "" else "(none)", str(value))
+    return table
+
+
+def parse_kv(values: list[str] | None) -> Mapping[str, Any] | None:
+    """``["k=v", ...]`` → dict, values parsed as JSON when they parse."""
+    if not values:
+        return None
+    out: dict[str, Any] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"expected key=value, got {item!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
