@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -179,3 +179,43 @@ def write_card(path: str | Path, summary: Mapping[str, Any]) -> Path:
         lines.append("")
     p.write_text("\n".join(lines), encoding="utf-8")
     return p
+
+
+def iter_records(source: str | Path | Iterable[Mapping[str, Any]]
+                 ) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """Yield ``(where, record)`` from a JSONL file or from an iterable of mappings.
+
+    ``where`` is ``{"path": ..., "line": n}`` for a file and ``{"row": n}`` (1-based) otherwise,
+    ready to pass to :class:`InputError` as keyword arguments. Blank lines are skipped.
+
+    >>> [r for _, r in iter_records([{"id": "a"}])]
+    [{'id': 'a'}]
+    """
+    if not isinstance(source, (str, Path)):
+        for number, record in enumerate(source, start=1):
+            if not isinstance(record, Mapping):
+                raise InputError(f"each record must be a mapping, got {type(record).__name__}",
+                                 row=number)
+            yield {"row": number}, dict(record)
+        return
+    path = check_readable(source)
+    for number, raw, size in _lines(path):
+        if raw is None:
+            raise InputError(f"line is {size / 1e6:.1f} MB, over the {MAX_RECORD_BYTES // 2**20} "
+                             "MB limit for one record", path=path, line=number)
+        try:
+            text = raw.decode("utf-8").strip()
+        except UnicodeDecodeError as exc:
+            raise InputError(f"invalid UTF-8 at byte {exc.start} of the line",
+                             path=path, line=number) from None
+        if not text:
+            continue
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"malformed JSON: {exc.msg} at column {exc.colno}",
+                             path=path, line=number) from None
+        if not isinstance(value, dict):
+            raise InputError(f"each line must be a JSON object, got {type(value).__name__}",
+                             path=path, line=number)
+        yield {"path": str(path), "line": number}, value

@@ -275,8 +275,8 @@ class Store:
         run_id = run_id or uuid.uuid4().hex[:12]
         self.con.begin()
         try:
-            self._stage_input(source, path, fmt)
-            self._stage(defaults, config_json, mapping, run_id, where=(path, fmt))
+            scan, types = self._open_source(source, path, fmt)
+            self._stage(scan, types, defaults, config_json, mapping, run_id, where=(path, fmt))
             added, skipped = self._commit_stage(dataset, where=(path, fmt))
             if own_run:
                 self._insert_run(run_id, "ingest", dataset, generator=generator,
@@ -290,8 +290,9 @@ class Store:
             self.con.rollback()
             raise
         finally:
-            self.con.execute("DROP VIEW IF EXISTS _in_view; DROP TABLE IF EXISTS _in; "
-                             "DROP TABLE IF EXISTS _stage")
+            self.con.execute("DROP TABLE IF EXISTS _stage")
+            if "_in_view" in {r[0] for r in self.con.execute("SHOW TABLES").fetchall()}:
+                self.con.unregister("_in_view")
         return IngestResult(dataset, added, skipped, run_id)
 
     @staticmethod
@@ -308,28 +309,28 @@ class Store:
             except ValueError as exc:
                 raise InputError(str(exc), field="generator") from None
 
-    def _stage_input(self, source: Any, path: Path | None, fmt: str | None) -> None:
+    def _open_source(self, source: Any, path: Path | None,
+                     fmt: str | None) -> tuple[str, dict[str, str]]:
+        """The table expression to read from and its column types (read from a sample)."""
         if path is not None:
+            scan = io.scan_sql(path, fmt)
             try:
-                self.con.execute(f"CREATE OR REPLACE TEMP TABLE _in AS SELECT *, "
-                                 f"row_number() OVER () AS _row FROM {io.scan_sql(path, fmt)}")
+                types = {r[0]: r[1] for r in self.con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()}
             except duckdb.Error as exc:
                 raise io.diagnose(path, fmt, exc) from None
-        else:
-            table = source if isinstance(source, pa.Table) else pa.Table.from_pylist(list(source))
-            if table.num_rows == 0:
-                raise InputError("no records to ingest")
-            self.con.register("_in_view", table)
-            self.con.execute("CREATE OR REPLACE TEMP TABLE _in AS SELECT *, "
-                             "row_number() OVER () AS _row FROM _in_view")
-            self.con.unregister("_in_view")
-        if self.con.execute("SELECT count(*) FROM _in").fetchone()[0] == 0:
-            raise InputError("the file holds no records", path=path)
+            return scan, types
+        table = source if isinstance(source, pa.Table) else pa.Table.from_pylist(list(source))
+        if table.num_rows == 0:
+            raise InputError("no records to ingest")
+        self.con.register("_in_view", table)
+        return "_in_view", {r[0]: r[1] for r in self.con.execute("DESCRIBE _in_view").fetchall()}
 
-    def _stage(self, defaults: Mapping[str, str | None], config_json: str | None,
-               mapping: Mapping[str, str | None], run_id: str, where: tuple) -> None:
+    def _stage(self, scan: str, types: Mapping[str, str], defaults: Mapping[str, str | None],
+               config_json: str | None, mapping: Mapping[str, str | None], run_id: str,
+               where: tuple) -> None:
+        """One streaming pass from the source into ``_stage``: provenance filled in, user fields
+        packed, content hashed, ids derived; then every rule checked."""
         path, fmt = where
-        types = {r[0]: r[1] for r in self.con.execute("DESCRIBE _in").fetchall()}
 
         def fail(field_name: str, message: str) -> None:
             raise InputError(message, path=path, field=field_name)
@@ -344,13 +345,26 @@ class Store:
             if col in types and types[col] != "VARCHAR" and not types[col].startswith("INT") \
                     and types[col] != '"NULL"':
                 fail(col, f"column type {types[col]}, expected text")
-        owned = set(PROVENANCE_FIELDS) | {mapping["id"], mapping["text"], mapping["label"], "_row"}
+        if text_col is not None and types[text_col] not in ("VARCHAR", "JSON"):
+            fail(text_col, f"column type {types[text_col]}, expected text")
+        owned = set(PROVENANCE_FIELDS) | {mapping["id"], mapping["text"], mapping["label"]}
         user_cols = sorted(c for c in types if c not in owned)
         # null-valued keys are dropped (json_merge_patch), so a record hashes the same whatever
         # other columns its file happens to have
-        fields_sql = ("nullif(json_merge_patch('{}', to_json(struct_pack("
-                      + ", ".join(f"{_ident(c)} := {_ident(c)}" for c in user_cols)
-                      + "))), '{}'::JSON)" if user_cols else "NULL::JSON")
+        def fields_of(expr) -> str:
+            if not user_cols:
+                return "NULL::JSON"
+            pairs = ", ".join(f"{_ident(c)} := {expr(c)}" for c in user_cols)
+            return f"nullif(json_merge_patch('{{}}', to_json(struct_pack({pairs}))), '{{}}'::JSON)"
+
+        def as_text(c: str) -> str:
+            nested = types[c].endswith("]") or types[c].startswith(("STRUCT", "MAP", "JSON"))
+            return f"CAST(to_json({_ident(c)}) AS VARCHAR)" if nested else f"CAST({_ident(c)} AS VARCHAR)"
+
+        fields_sql = fields_of(_ident)
+        # the hash sees every user value as text (nested ones as JSON), so that a record read back
+        # from CSV, which carries no types, hashes as it did when it was written
+        hash_fields_sql = fields_of(as_text)
 
         def col_or(name: str, default: str | None) -> str:
             if name in types:
@@ -389,8 +403,9 @@ class Store:
             self.con.execute(f"""
                 CREATE OR REPLACE TEMP TABLE _stage AS
                 WITH base AS (
-                    SELECT _row, {mapped('id')} AS id, {mapped('text') if text_col else 'NULL::VARCHAR'} AS text,
+                    SELECT row_number() OVER () AS _row, {mapped('id')} AS given_id, {mapped('text') if text_col else 'NULL::VARCHAR'} AS text,
                            {mapped('label')} AS label, {fields_sql} AS fields,
+                           {hash_fields_sql} AS hash_fields,
                            {col_or('origin', defaults['origin'])} AS origin,
                            CASE WHEN {mapped('label')} IS NOT NULL
                                 THEN {col_or('label_origin', defaults['label_origin'])}
@@ -404,20 +419,28 @@ class Store:
                            {parents_sql} AS parents,
                            {given['generation']} AS given_generation,
                            {given['content_hash']} AS given_content_hash
-                    FROM _in
+                    FROM {scan}
+                ), hashed AS (
+                    SELECT *, md5(to_json(struct_pack(text := text, label := label,
+                                                      fields := hash_fields))) AS content_hash
+                    FROM base
                 )
-                SELECT *,
-                       md5(to_json(struct_pack(text := text, label := label, fields := fields)))
-                           AS content_hash,
+                SELECT *, coalesce(given_id, substr(content_hash, 1, 16)) AS id,
                        substr(sha256(CAST(generator_config AS VARCHAR)), 1, 16) AS config_hash,
-                       CAST(NULL AS INTEGER) AS generation,
+                       CAST(CASE WHEN origin = 'real' THEN 0 WHEN len(parents) = 0 THEN 1 END
+                            AS INTEGER) AS generation,
                        {_lit(run_id)} AS run_id
-                FROM base
+                FROM hashed
             """)
         except duckdb.ConversionException as exc:
             raise InputError(f"a value could not be converted: {str(exc).splitlines()[0]}",
                              path=path) from None
-        self.con.execute("UPDATE _stage SET id = substr(content_hash, 1, 16) WHERE id IS NULL")
+        except duckdb.Error as exc:
+            if path is None:
+                raise
+            raise io.diagnose(path, fmt, exc) from None
+        if self.con.execute("SELECT count(*) FROM _stage").fetchone()[0] == 0:
+            raise InputError("the file holds no records", path=path)
         self._check_rows(mapping, where)
         self._derive_generations(where)
 
@@ -478,8 +501,6 @@ class Store:
 
     def _derive_generations(self, where: tuple) -> None:
         """generation = 0 for real, 1 + max(parent generation) otherwise; parents must exist."""
-        self.con.execute("UPDATE _stage SET generation = CASE WHEN origin = 'real' THEN 0 "
-                         "WHEN len(parents) = 0 THEN 1 END")
         while True:
             pending = self.con.execute("SELECT count(*) FROM _stage WHERE generation IS NULL"
                                        ).fetchone()[0]
@@ -524,16 +545,21 @@ class Store:
                            f"says {bad[1]}; remove the field or fix the parents")
 
     def _commit_stage(self, dataset: str, where: tuple) -> tuple[int, int]:
-        total = self.con.execute("SELECT count(*) FROM _stage").fetchone()[0]
-        # keep the first row of each content; drop content the dataset already holds
-        self.con.execute("""
-            DELETE FROM _stage WHERE _row IN (
-                SELECT _row FROM (SELECT _row, row_number() OVER (PARTITION BY content_hash
-                                                                  ORDER BY _row) AS k
-                                  FROM _stage) WHERE k > 1)""")
-        self.con.execute("DELETE FROM _stage WHERE content_hash IN "
-                         "(SELECT content_hash FROM samples WHERE dataset = ?)", [dataset])
-        dup = self.con.execute("""
+        total, hashes = self.con.execute("SELECT count(*), count(DISTINCT content_hash) "
+                                         "FROM _stage").fetchone()
+        if hashes < total:  # keep the first row of each content
+            self.con.execute("""
+                DELETE FROM _stage WHERE _row IN (
+                    SELECT _row FROM (SELECT _row, row_number() OVER (PARTITION BY content_hash
+                                                                      ORDER BY _row) AS k
+                                      FROM _stage) WHERE k > 1)""")
+        existing = self.con.execute("SELECT count(*) FROM samples WHERE dataset = ?",
+                                    [dataset]).fetchone()[0]
+        if existing:  # drop content the dataset already holds
+            self.con.execute("DELETE FROM _stage WHERE content_hash IN "
+                             "(SELECT content_hash FROM samples WHERE dataset = ?)", [dataset])
+        kept, ids = self.con.execute("SELECT count(*), count(DISTINCT id) FROM _stage").fetchone()
+        dup = kept > ids and self.con.execute("""
             SELECT b._row, b.id, a._row FROM _stage a JOIN _stage b
               ON a.id = b.id AND a._row < b._row ORDER BY b._row LIMIT 1""").fetchone()
         if dup:
@@ -541,16 +567,17 @@ class Store:
             at = ", ".join(f"{k} {v}" for k, v in first.items())
             self._raise_at(where, dup[0], "id",
                            f"duplicate id {dup[1]!r} (first seen at {at}) with different content")
-        clash = self.con.execute("""
+        clash = existing and self.con.execute("""
             SELECT s._row, s.id FROM _stage s JOIN samples t
               ON t.dataset = ? AND t.id = s.id ORDER BY s._row LIMIT 1""", [dataset]).fetchone()
         if clash:
             self._raise_at(where, clash[0], "id",
                            f"id {clash[1]!r} is already in dataset {dataset!r} with different content")
-        added = self.con.execute("SELECT count(*) FROM _stage").fetchone()[0]
         columns = ", ".join(_STORED_COLUMNS[1:])
-        self.con.execute(f"INSERT INTO samples SELECT ? AS dataset, {columns} FROM _stage ORDER BY _row",
+        # _stage was written in file order and a plain scan keeps it, so no ORDER BY is needed
+        self.con.execute(f"INSERT INTO samples SELECT ? AS dataset, {columns} FROM _stage",
                          [dataset])
+        added = kept
         now = _now()
         self.con.execute("""INSERT INTO datasets VALUES (?, ?, ?, NULL)
                             ON CONFLICT (name) DO UPDATE SET updated_at = excluded.updated_at""",
@@ -741,8 +768,13 @@ class Store:
         out.parent.mkdir(parents=True, exist_ok=True)
         structure = self.con.execute("SELECT json_group_structure(fields) FROM samples "
                                      "WHERE dataset = ? AND fields IS NOT NULL", [name]).fetchone()[0]
-        expand = (f", unnest(json_transform(fields, {_lit(structure)}))"
-                  if structure and structure != "null" else "")
+        if structure and structure != "null":
+            if fmt == "csv":  # CSV has no nested values: write them as JSON text
+                shape = json.loads(structure)
+                structure = json.dumps({k: v if isinstance(v, str) else "JSON" for k, v in shape.items()})
+            expand = f", unnest(json_transform(fields, {_lit(structure)}))"
+        else:
+            expand = ""
         columns = ["id", "text", "label", *(c for c in PROVENANCE_FIELDS if c != "id")]
         cols = [c for c in columns if c != "text" or self._any_text(name)]
         if fmt == "csv":

@@ -10,6 +10,8 @@ import sys
 
 import typer
 
+from tether.cli import demo as demo_commands
+from tether.cli import groups
 from tether.cli import store as store_commands
 from tether.cli._common import console
 from tether.errors import TetherError
@@ -22,6 +24,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 store_commands.register(app)
+groups.register(app)
+demo_commands.register(app)
+# command modules register onto app or onto the groups in tether.cli.groups
 
 
 def main() -> None:

@@ -1,0 +1,90 @@
+"""Ingest N rows (default 1,000,000) from JSONL and from Parquet into the store, against DuckDB's
+own ``read_json`` / ``read_parquet`` of the same file into a bare table, in the same run.
+
+Each measurement runs in a fresh process so its peak memory (max RSS) is its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+WORDS = ("market rates rise fall club match film album court minister phone chip league "
+         "profit shares growth vote election player goal release chart network software").split()
+
+
+def make_files(n: int, folder: Path) -> tuple[Path, Path]:
+    rng = np.random.default_rng(0)
+    jsonl, parquet = folder / "rows.jsonl", folder / "rows.parquet"
+    writer = None
+    with jsonl.open("w") as fh:
+        for start in range(0, n, 100_000):
+            k = min(100_000, n - start)
+            lengths = rng.integers(8, 40, k)
+            words = rng.integers(0, len(WORDS), lengths.sum())
+            cuts = np.cumsum(lengths)[:-1]
+            texts = [" ".join(WORDS[w] for w in chunk) for chunk in np.split(words, cuts)]
+            labels = [WORDS[i] for i in rng.integers(0, 5, k)]
+            ids = [f"row-{start + i}" for i in range(k)]
+            fh.writelines(json.dumps({"id": i, "text": t, "label": lab}) + "\n"
+                          for i, t, lab in zip(ids, texts, labels))
+            batch = pa.table({"id": ids, "text": texts, "label": labels})
+            writer = writer or pq.ParquetWriter(parquet, batch.schema)
+            writer.write_table(batch)
+    writer.close()
+    return jsonl, parquet
+
+
+CHILD = r"""
+import sys, time, resource, duckdb
+kind, path, store = sys.argv[1], sys.argv[2], sys.argv[3]
+t = time.perf_counter()
+if kind == "duckdb":
+    reader = "read_json" if path.endswith(".jsonl") else "read_parquet"
+    con = duckdb.connect(store)
+    con.execute(f"CREATE TABLE bare AS SELECT * FROM {reader}('{path}')")
+    con.close()
+else:
+    from tether import Store
+    with Store(store) as s:
+        s.ingest("bench", path, origin="real", label_origin="real")
+elapsed = time.perf_counter() - t
+print(elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+def measure(kind: str, path: Path, folder: Path) -> tuple[float, float]:
+    store = folder / f"{kind}-{path.suffix[1:]}.duckdb"
+    store.unlink(missing_ok=True)
+    out = subprocess.run([sys.executable, "-c", CHILD, kind, str(path), str(store)],
+                         check=True, capture_output=True, text=True).stdout.split()
+    return float(out[0]), float(out[1])
+
+
+def main() -> None:
+    n = int(os.environ.get("TETHER_BENCH_N", 1_000_000))
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        t = time.perf_counter()
+        files = make_files(n, folder)
+        print(f"made {n:,} rows in {time.perf_counter() - t:.1f}s")
+        print(f"{'input':8} {'tether rows/s':>14} {'duckdb rows/s':>14} {'ratio':>6} "
+              f"{'tether peak MB':>15}")
+        for path in files:
+            ours, peak = measure("tether", path, folder)
+            peer, _ = measure("duckdb", path, folder)
+            print(f"{path.suffix[1:]:8} {n / ours:14,.0f} {n / peer:14,.0f} {peer / ours:6.2f} "
+                  f"{peak:15,.0f}")
+
+
+if __name__ == "__main__":
+    main()
