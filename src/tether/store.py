@@ -127,6 +127,65 @@ def _lit(value: Any) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
+def _mapped_sql(types: Mapping[str, str], col: str | None) -> str:
+    """A user column as text, empty text as NULL (NULL when the data has no such column)."""
+    if col is None or col not in types:
+        return "NULL::VARCHAR"
+    return f"nullif(CAST({_ident(col)} AS VARCHAR), '')"
+
+
+def _fields_sql(types: Mapping[str, str], mapping: Mapping[str, str | None], *,
+                as_text: bool) -> str:
+    """The user's other fields packed as one JSON object (NULL when there are none)."""
+    owned = set(PROVENANCE_FIELDS) | {mapping["id"], mapping["text"], mapping["label"]}
+    user_cols = sorted(c for c in types if c not in owned)
+    if not user_cols:
+        return "NULL::JSON"
+
+    def value(c: str) -> str:
+        if not as_text:
+            return _ident(c)
+        if types[c].startswith(("STRUCT", "MAP", "JSON")):
+            # null members dropped at every depth: a struct built from rows with different keys
+            # must hash the same whatever its sibling rows were
+            return f"CAST(json_merge_patch('{{}}', to_json({_ident(c)})) AS VARCHAR)"
+        if types[c].endswith("]"):
+            return f"CAST(to_json({_ident(c)}) AS VARCHAR)"
+        return f"CAST({_ident(c)} AS VARCHAR)"
+
+    pairs = ", ".join(f"{_ident(c)} := {value(c)}" for c in user_cols)
+    # null-valued keys are dropped (json_merge_patch), so a record hashes the same whatever
+    # other columns its file happens to have
+    return f"nullif(json_merge_patch('{{}}', to_json(struct_pack({pairs}))), '{{}}'::JSON)"
+
+
+def content_hash_sql(types: Mapping[str, str],
+                     mapping: Mapping[str, str | None] | None = None) -> str:
+    """The SQL expression the store hashes a record's content with, over columns of ``types``
+    (DuckDB column name → type). Anything that writes data for the store (the engines) runs this
+    same expression so that its hashes match the ones ingest derives.
+
+    The hash sees every user value as text (nested ones as JSON), so that a record read back
+    from CSV, which carries no types, hashes as it did when it was written.
+
+    Example:
+        >>> content_hash_sql({"text": "VARCHAR"})[:4]
+        'md5('
+    """
+    mapping = {"text": "text", "label": "label", "id": "id", **(mapping or {})}
+    return (f"md5(to_json(struct_pack(text := {_mapped_sql(types, mapping['text'])}, "
+            f"label := {_mapped_sql(types, mapping['label'])}, "
+            f"fields := {_fields_sql(types, mapping, as_text=True)})))")
+
+
+def derived_id_sql(content_hash: str = "content_hash", parents: str = "parents") -> str:
+    """The SQL expression for the id of a sample that has none: its content hash, and for a
+    derived sample its parents too, so that a child identical to its parent (a perturbation that
+    changed nothing) is still a sample of its own with its own lineage."""
+    return (f"CASE WHEN len({parents}) = 0 THEN substr({content_hash}, 1, 16) "
+            f"ELSE substr(md5({content_hash} || CAST(to_json({parents}) AS VARCHAR)), 1, 16) END")
+
+
 @dataclass(frozen=True)
 class IngestResult:
     """What one write added. ``to_dict()`` is the ``ingest --json`` contract."""
@@ -319,7 +378,11 @@ class Store:
             except duckdb.Error as exc:
                 raise io.diagnose(path, fmt, exc) from None
             return scan, types
-        table = source if isinstance(source, pa.Table) else pa.Table.from_pylist(list(source))
+        if isinstance(source, pa.Table):
+            table = source
+        else:  # columns from every row's keys (Table.from_pylist reads only the first row's)
+            rows = list(source)
+            table = pa.Table.from_struct_array(pa.array(rows)) if rows else pa.table({})
         if table.num_rows == 0:
             raise InputError("no records to ingest")
         self.con.register("_in_view", table)
@@ -347,24 +410,7 @@ class Store:
                 fail(col, f"column type {types[col]}, expected text")
         if text_col is not None and types[text_col] not in ("VARCHAR", "JSON"):
             fail(text_col, f"column type {types[text_col]}, expected text")
-        owned = set(PROVENANCE_FIELDS) | {mapping["id"], mapping["text"], mapping["label"]}
-        user_cols = sorted(c for c in types if c not in owned)
-        # null-valued keys are dropped (json_merge_patch), so a record hashes the same whatever
-        # other columns its file happens to have
-        def fields_of(expr) -> str:
-            if not user_cols:
-                return "NULL::JSON"
-            pairs = ", ".join(f"{_ident(c)} := {expr(c)}" for c in user_cols)
-            return f"nullif(json_merge_patch('{{}}', to_json(struct_pack({pairs}))), '{{}}'::JSON)"
-
-        def as_text(c: str) -> str:
-            nested = types[c].endswith("]") or types[c].startswith(("STRUCT", "MAP", "JSON"))
-            return f"CAST(to_json({_ident(c)}) AS VARCHAR)" if nested else f"CAST({_ident(c)} AS VARCHAR)"
-
-        fields_sql = fields_of(_ident)
-        # the hash sees every user value as text (nested ones as JSON), so that a record read back
-        # from CSV, which carries no types, hashes as it did when it was written
-        hash_fields_sql = fields_of(as_text)
+        fields_sql = _fields_sql(types, mapping, as_text=False)
 
         def col_or(name: str, default: str | None) -> str:
             if name in types:
@@ -372,8 +418,7 @@ class Store:
             return _lit(default) + "::VARCHAR"
 
         def mapped(name: str) -> str:
-            col = mapping[name]
-            return f"nullif(CAST({_ident(col)} AS VARCHAR), '')" if col in types else "NULL::VARCHAR"
+            return _mapped_sql(types, mapping[name])
 
         if "generator_config" in types:
             gtype = types["generator_config"]
@@ -405,7 +450,7 @@ class Store:
                 WITH base AS (
                     SELECT row_number() OVER () AS _row, {mapped('id')} AS given_id, {mapped('text') if text_col else 'NULL::VARCHAR'} AS text,
                            {mapped('label')} AS label, {fields_sql} AS fields,
-                           {hash_fields_sql} AS hash_fields,
+                           {content_hash_sql(types, mapping)} AS content_hash,
                            {col_or('origin', defaults['origin'])} AS origin,
                            CASE WHEN {mapped('label')} IS NOT NULL
                                 THEN {col_or('label_origin', defaults['label_origin'])}
@@ -420,17 +465,13 @@ class Store:
                            {given['generation']} AS given_generation,
                            {given['content_hash']} AS given_content_hash
                     FROM {scan}
-                ), hashed AS (
-                    SELECT *, md5(to_json(struct_pack(text := text, label := label,
-                                                      fields := hash_fields))) AS content_hash
-                    FROM base
                 )
-                SELECT *, coalesce(given_id, substr(content_hash, 1, 16)) AS id,
+                SELECT *, coalesce(given_id, {derived_id_sql()}) AS id,
                        substr(sha256(CAST(generator_config AS VARCHAR)), 1, 16) AS config_hash,
                        CAST(CASE WHEN origin = 'real' THEN 0 WHEN len(parents) = 0 THEN 1 END
                             AS INTEGER) AS generation,
                        {_lit(run_id)} AS run_id
-                FROM hashed
+                FROM base
             """)
         except duckdb.ConversionException as exc:
             raise InputError(f"a value could not be converted: {str(exc).splitlines()[0]}",
@@ -483,6 +524,8 @@ class Store:
              "content_hash {value} does not match the content; the record was changed after it "
              "was hashed", "given_content_hash"),
             ("id", "id = ''", "the id is empty", "NULL"),
+            ("parents", "list_contains(parents, id)", "the sample {value} names itself as a parent",
+             "id"),
         ]
         rules = [r for r in rules if r is not None]
         select = ", ".join(f"min(_row) FILTER (WHERE {cond})" for _, cond, _, _ in rules)
@@ -603,15 +646,16 @@ class Store:
         """Record a run as ``running`` and return its id.
 
         Starting again with the id of an unfinished run resumes it (same generator and
-        configuration required); a finished run id is refused.
+        configuration required); so does a run that completed with failures, to retry them.
+        A run that completed without failures is refused.
         """
         config_json = canonical_json(dict(config)) if config is not None else None
         if run_id is not None:
-            existing = self.con.execute("SELECT status, generator, config_hash FROM runs "
+            existing = self.con.execute("SELECT status, generator, config_hash, failed FROM runs "
                                         "WHERE run_id = ?", [run_id]).fetchone()
             if existing is not None:
-                status, gen, chash = existing
-                if status == "complete":
+                status, gen, chash, failed = existing
+                if status == "complete" and not failed:
                     raise StoreError(f"run {run_id} is already complete; start a new run id")
                 if gen != generator or chash != config_hash(config if config is None else dict(config)):
                     raise StoreError(f"run {run_id} was started with {gen} and another "
@@ -723,6 +767,25 @@ class Store:
         cond = f" AND ({where})" if where else ""
         return self.arrow(f"SELECT {', '.join(_STORED_COLUMNS[1:])} FROM samples "
                           f"WHERE dataset = ?{cond} ORDER BY rowid", [name, *(params or [])])
+
+    def records(self, name: str, where: str | None = None,
+                params: list | None = None) -> list[dict[str, Any]]:
+        """Dataset ``name`` as dicts the way a user wrote them: user fields at the top level
+        beside the provenance fields (without ``run_id`` and ``config_hash``, which the next
+        write derives anew). Ingesting records elsewhere copies them with provenance intact.
+
+        Example:
+            >>> with Store(":memory:") as s:
+            ...     _ = s.ingest("d", [{"text": "hi", "lang": "en"}], origin="real")
+            ...     r = s.records("d")[0]
+            ...     r["lang"], r["origin"], "fields" in r
+            ('en', 'real', False)
+        """
+        rows = self.table(name, where, params).drop_columns(["config_hash", "run_id"]).to_pylist()
+        for row in rows:
+            extra = json.loads(row.pop("fields") or "{}")
+            row.update({k: v for k, v in extra.items() if k not in row})
+        return rows
 
     def arrow(self, sql: str, params: list | None = None) -> pa.Table:
         """Run a read-only query on the store and return an Arrow table."""

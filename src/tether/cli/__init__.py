@@ -10,8 +10,16 @@ import sys
 
 import typer
 
+from tether.cli import audit_fidelity as audit_fidelity_commands
+from tether.cli import audit_generator as audit_generator_commands
 from tether.cli import demo as demo_commands
+from tether.cli import engines as engine_commands
+from tether.cli import evaluate as evaluate_commands
+from tether.cli import generate as generate_commands
 from tether.cli import groups
+from tether.cli import mix as mix_commands
+from tether.cli import report as report_commands
+from tether.cli import model as model_commands
 from tether.cli import store as store_commands
 from tether.cli._common import console
 from tether.errors import TetherError
@@ -25,14 +33,24 @@ app = typer.Typer(
 )
 store_commands.register(app)
 groups.register(app)
+report_commands.register(app)
+model_commands.register(app)
+generate_commands.register()
+evaluate_commands.register(app)
+mix_commands.register(app)
+engine_commands.register(app)
 demo_commands.register(app)
+audit_generator_commands.register()
+audit_fidelity_commands.register()
 # command modules register onto app or onto the groups in tether.cli.groups
 
 
 def main() -> None:
     """Entry point of the ``tether`` console script."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # typer.Exit(n) comes back as n here
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except TetherError as exc:
         console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)

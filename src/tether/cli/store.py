@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from tether.cli._common import JsonOpt, StoreOpt, counts_table, emit, parse_kv
+from tether.policy import write_starter_policy
 from tether.store import Store
 
 
@@ -22,12 +23,14 @@ def register(app: typer.Typer) -> None:
 
 
 def init(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
-    """Create an empty store.
+    """Create an empty store, and a commented starter policy tether.toml if there is none.
 
     Example: tether init --store project.duckdb
     """
     with Store(store) as s:
-        emit({"store": s.path}, as_json, f"store ready: {s.path}")
+        policy = write_starter_policy("tether.toml")
+        emit({"store": s.path, "policy": policy}, as_json,
+             f"store ready: {s.path}" + (f"\nstarter policy: {policy}" if policy else ""))
 
 
 def ingest(

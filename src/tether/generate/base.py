@@ -83,6 +83,8 @@ class Generator(ABC):
     name: str
     version: str
     family: str
+    #: the field holding each sample's text; ``None`` for generators of rows without text
+    text_field: str | None = "text"
 
     def config(self) -> dict[str, Any]:
         """The configuration that, with the seed, determines the output (JSON-serialisable)."""
@@ -96,18 +98,6 @@ class Generator(ABC):
     @abstractmethod
     def generate(self, seeds: list[dict[str, Any]], seed: int) -> Iterator[dict[str, Any] | Failure]:
         """Yield new samples (and failures) made from ``seeds``."""
-
-
-def _seed_rows(store: Store, dataset: str | None) -> list[dict[str, Any]]:
-    if dataset is None:
-        return []
-    import json
-
-    rows = store.table(dataset).to_pylist()
-    for row in rows:  # flatten user fields so generators see the sample as the user wrote it
-        extra = json.loads(row.pop("fields") or "{}")
-        row.update({k: v for k, v in extra.items() if k not in row})
-    return rows
 
 
 def run(
@@ -128,7 +118,7 @@ def run(
     ``run_id`` writes only what is missing. ``seeds`` overrides the rows read from ``source``.
     ``progress`` is a callable ``progress(done, total)`` (the CLI passes a rich progress bar).
     """
-    rows = list(seeds) if seeds is not None else _seed_rows(store, source)
+    rows = list(seeds) if seeds is not None else store.records(source) if source else []
     run_id = store.start_run("generate", into, generator=generator.ref, config=generator.config(),
                              seed=seed, run_id=run_id, params={"source": source})
     added = skipped = failed = 0
@@ -143,7 +133,8 @@ def run(
                 for sample in made:
                     sample.setdefault("origin", "synthetic")
                 result = store.ingest(into, made, family=generator.family, generator=generator.ref,
-                                      generator_config=generator.config(), run_id=run_id)
+                                      generator_config=generator.config(), run_id=run_id,
+                                      text_field=generator.text_field)
                 added += result.added
                 skipped += result.skipped_duplicates
             if progress is not None:

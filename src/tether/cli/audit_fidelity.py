@@ -1,0 +1,155 @@
+"""Fidelity audits: ``tether audit mirage|coverage|diversity|faithfulness``.
+
+Each command calls one library function (:func:`tether.audit.mirage.audit_mirage`,
+:func:`tether.audit.coverage.audit_coverage`, :func:`tether.audit.diversity.audit_diversity`,
+:func:`tether.audit.faithfulness.audit_faithfulness`), which saves its result in the store;
+``--json`` prints the result's ``to_dict()``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Group
+from rich.table import Table
+
+from tether.audit.coverage import audit_coverage
+from tether.audit.diversity import METRICS, audit_diversity
+from tether.audit.faithfulness import audit_faithfulness
+from tether.audit.mirage import audit_mirage
+from tether.cli._common import JsonOpt, StoreOpt, console, emit
+from tether.cli.generate import progress_bar
+from tether.cli.groups import audit_app
+from tether.store import Store
+
+RealOpt = Annotated[str, typer.Option("--real", help="Dataset of real samples.")]
+SyntheticOpt = Annotated[str, typer.Option(
+    "--synthetic", help="Dataset of synthetic samples (the same as --real: split by origin).")]
+DatasetOpt = Annotated[str, typer.Option("--dataset", "-d", help="Dataset to audit.")]
+SeedOpt = Annotated[int, typer.Option(help="Random seed.")]
+
+
+def register() -> None:
+    """Add the commands to the ``tether audit`` group."""
+    audit_app.command("mirage")(mirage)
+    audit_app.command("coverage")(coverage)
+    audit_app.command("diversity")(diversity)
+    audit_app.command("faithfulness")(faithfulness)
+
+
+def _ci(ci: list[Any]) -> str:
+    return "-" if ci is None or ci[0] is None else f"[{ci[0]:.3f}, {ci[1]:.3f}]"
+
+
+def _num(x: Any) -> str:
+    return "-" if x is None else f"{x:.3g}"
+
+
+def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
+    table = Table(title=title, title_justify="left", show_edge=False)
+    for i, col in enumerate(columns):
+        table.add_column(col, justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*map(str, row))
+    return table
+
+
+def mirage(real: RealOpt, synthetic: SyntheticOpt,
+           permutations: Annotated[int, typer.Option(help="Label permutations for the p-value (0: DeLong p-value).")] = 100,
+           folds: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
+           features: Annotated[str, typer.Option(help="ngrams | minilm (the embed extra).")] = "ngrams",
+           top: Annotated[int, typer.Option(help="Features and samples to list.")] = 20,
+           seed: SeedOpt = 0, store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+    """Profile real against synthetic text and run a classifier two-sample test.
+
+    AUC near 0.5: indistinguishable. Lists the features that give the synthetic side away.
+
+    Example: tether audit mirage --real support --synthetic llm_support --permutations 100
+    """
+    with Store(store) as s, progress_bar("two-sample test (folds)") as progress:
+        result = audit_mirage(s, real, synthetic, permutations=permutations, folds=folds,
+                              features=features, top=top, seed=seed, progress=progress)
+    if as_json:
+        emit(result, True)
+        return
+    prof = result.profile
+    head = (f"[bold]mirage[/] {real} ({result.n_real}) vs {synthetic} ({result.n_synthetic}): "
+            f"C2ST AUC {result.c2st_auc:.3f} {_ci(result.auc_ci)}, p = {result.p_value:.3g}")
+    stats = _table("profile", ["statistic", "real", "synthetic", "Cliff's delta", "p (BH)", "flag"],
+                   [[k, _num(v.real_mean), _num(v.synthetic_mean), _num(v.cliffs_delta),
+                     _num(v.p_adjusted), v.flag or ""] for k, v in prof.stats.items()])
+    feats = _table("giveaways", ["feature", "weight"],
+                   [[f["feature"], f"{f['weight']:.3g}"] for f in result.top_features[:10]])
+    emit(result, False, Group(head, stats, feats,
+                              "most synthetic-looking: " + ", ".join(result.most_synthetic[:10])))
+
+
+def coverage(real: RealOpt, synthetic: SyntheticOpt,
+             k: Annotated[int, typer.Option(help="Neighbours defining each k-NN ball.")] = 5,
+             clusters: Annotated[int, typer.Option(help="k-means modes of the real data.")] = 12,
+             threshold: Annotated[float, typer.Option(help="A mode is uncovered below this reached share.")] = 0.1,
+             embedding: Annotated[str, typer.Option(help="svd | minilm (the embed extra).")] = "svd",
+             seed: SeedOpt = 0, store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+    """Precision and recall of the synthetic distribution, per label, and uncovered real modes.
+
+    Example: tether audit coverage --real support --synthetic llm_support --json
+    """
+    with Store(store) as s, console(stderr=True).status("measuring coverage"):
+        result = audit_coverage(s, real, synthetic, k=k, clusters=clusters, threshold=threshold,
+                                embedding=embedding, seed=seed)
+    head = (f"[bold]coverage[/] precision {result.precision:.3f} {_ci(result.precision_ci)}, "
+            f"recall {result.recall:.3f} {_ci(result.recall_ci)}")
+    labels = _table("by label", ["label", "precision", "recall", "real", "synthetic"],
+                    [[k_, _num(v["precision"]), _num(v["recall"]), v["n_real"], v["n_synthetic"]]
+                     for k_, v in result.by_label.items()])
+    modes = _table("uncovered real modes", ["cluster", "size", "reached", "label", "examples"],
+                   [[m.cluster, m.size, f"{m.reached:.2f}", m.label or "", ", ".join(m.examples[:3])]
+                    for m in result.uncovered_real])
+    emit(result, as_json, Group(head, labels, modes))
+
+
+def diversity(dataset: DatasetOpt,
+              draws: Annotated[int, typer.Option(help="Random equal-size draws per group.")] = 20,
+              seed: SeedOpt = 0, store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+    """Diversity per generation, per generator and over time; warns on feedback loops.
+
+    Example: tether audit diversity --dataset train_mix
+    """
+    with Store(store) as s, console(stderr=True).status("measuring diversity"):
+        result = audit_diversity(s, dataset, draws=draws, seed=seed)
+    parts: list[Any] = []
+    for title, groups in (("by generation", result.by_generation),
+                          ("by generator", result.by_generator), ("over time", result.over_time)):
+        if groups:
+            parts.append(_table(title, ["group", "n", *METRICS],
+                                [[g.group, g.n, *(_num(g.metrics[m]["value"]) for m in METRICS)]
+                                 for g in groups]))
+    parts += [f"[bold yellow]warning:[/] {w}" for w in result.warnings] or ["no falling diversity"]
+    emit(result, as_json, Group(*parts))
+
+
+def faithfulness(dataset: DatasetOpt,
+                 classifier_train: Annotated[Optional[str], typer.Option(
+                     help="Dataset to train the classifier on [default: the store's real, "
+                          "human-labelled samples that are not parents].")] = None,
+                 worst: Annotated[int, typer.Option(help="Worst cases to list.")] = 10,
+                 seed: SeedOpt = 0, store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+    """Share of derived samples whose predicted label differs from their parent's.
+
+    Example: tether audit faithfulness --dataset augmented --classifier-train real_train
+    """
+    with Store(store) as s, console(stderr=True).status("training the classifier"):
+        result = audit_faithfulness(s, dataset, classifier_train=classifier_train, worst=worst,
+                                    seed=seed)
+    head = (f"[bold]faithfulness[/] {result.n_children} children: label flips "
+            f"{result.flip_rate:.1%} {_ci(result.flip_ci)}, similarity {_num(result.similarity)}")
+    groups = [_table(title, [title.split()[-1], "n", "flip rate", "interval", "similarity"],
+                     [[k, v.n, f"{v.flip_rate:.1%}", _ci(v.flip_ci), _num(v.similarity)]
+                      for k, v in by.items()])
+              for title, by in (("by generator", result.by_generator),
+                                ("by operation", result.by_operation))]
+    worst_rows = _table("worst cases", ["child", "parent", "labels", "similarity"],
+                        [[w["child_id"], w["parent_id"], f"{w['parent_label']} -> {w['child_label']}",
+                          f"{w['similarity']:.2f}"] for w in result.worst])
+    emit(result, as_json, Group(head, *groups, worst_rows))

@@ -1,0 +1,175 @@
+"""Audits of overlap, label issues and the generator: ``tether audit overlap|labels|generator``.
+
+Each command calls one library function (:func:`tether.audit.overlap.audit_overlap`,
+:func:`tether.audit.labels.audit_labels`, :func:`tether.audit.generator.audit_generator`),
+which saves its result in the store; ``--json`` prints the result's ``to_dict()``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Group
+from rich.table import Table
+
+from tether.audit.generator import GeneratorAuditResult, audit_generator
+from tether.audit.labels import LabelIssuesResult, audit_labels
+from tether.audit.overlap import OverlapResult, audit_overlap
+from tether.cli._common import JsonOpt, StoreOpt, console, emit
+from tether.cli.generate import progress_bar
+from tether.cli.groups import audit_app
+from tether.store import Store
+
+
+def register() -> None:
+    """Add the commands to the ``tether audit`` group."""
+    audit_app.command("overlap")(overlap)
+    audit_app.command("labels")(labels)
+    audit_app.command("generator")(generator)
+
+
+def _ci(ci: list[float] | None) -> str:
+    return "-" if ci is None else f"[{ci[0]:.3f}, {ci[1]:.3f}]"
+
+
+def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
+    table = Table(title=title, title_justify="left", show_edge=False)
+    for i, col in enumerate(columns):
+        table.add_column(col, justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row))
+    return table
+
+
+def overlap(
+    train: Annotated[str, typer.Option("--train", help="Training dataset (or synthetic data).")],
+    eval: Annotated[str, typer.Option("--eval", help="Eval dataset (or the real data the "
+                                                     "synthetic data was made from).")],
+    threshold: Annotated[float, typer.Option(help="Jaccard at or above which a pair is a "
+                                                  "near-duplicate.")] = 0.8,
+    holdout: Annotated[Optional[str], typer.Option(
+        help="Real records the generator never saw: adds the memorization report, reading "
+             "--train as synthetic data made from --eval.")] = None,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Near-duplicates (MinHash LSH + exact Jaccard) and shared 13-grams between two datasets.
+
+    Example: tether audit overlap --train synthetic --eval real --threshold 0.8 --holdout heldout
+    """
+    with Store(store) as s, progress_bar(f"overlap {train} × {eval}") as progress:
+        result = audit_overlap(s, train, eval, holdout=holdout, threshold=threshold,
+                               progress=progress)
+    emit(result, as_json, _overlap_human(result))
+
+
+def _overlap_human(r: OverlapResult) -> Group:
+    parts: list[Any] = [
+        f"[bold]{r.contaminated_eval}[/] of {r.eval_count} eval samples contaminated "
+        f"({r.contamination_rate:.1%}, 95% CI {_ci(r.contamination_ci)}): "
+        f"{r.near_duplicate_eval} near-duplicates, {r.ngram_eval} by shared n-grams",
+        f"[dim]{r.method}[/]",
+    ]
+    if r.pairs:
+        parts.append(_table("near-duplicates", ["train id", "eval id", "jaccard"],
+                            [[p["train_id"], p["eval_id"], p["jaccard"]] for p in r.pairs[:20]]))
+    if r.ngram_overlap:
+        parts.append(_table("shared n-grams", ["train id", "eval id", "shared"],
+                            [[p["train_id"], p["eval_id"], p["shared_ngrams"]]
+                             for p in r.ngram_overlap[:20]]))
+    m = r.memorization
+    if m is not None:
+        verdict = "[bold red]copied[/]" if m.copied else "[green]no evidence of copying[/]"
+        parts += [
+            f"memorization: {verdict} — median distance to the closest source record "
+            f"{m.synthetic_median:.3f} (synthetic) vs {m.holdout_median:.3f} (unseen real), "
+            f"difference {m.median_difference:+.3f} {_ci(m.median_difference_ci)}, "
+            f"Mann–Whitney p = {m.p_value:.3g}; copies (Jaccard ≥ {m.copy_threshold}): "
+            f"{m.copy_share_synthetic:.1%} {_ci(m.copy_share_synthetic_ci)} vs "
+            f"{m.copy_share_holdout:.1%} {_ci(m.copy_share_holdout_ci)}",
+            _table("closest synthetic samples", ["id", "distance", "nearest real"],
+                   [[x["id"], x["distance"], x["nearest_real_id"]] for x in m.synthetic[:10]]),
+        ]
+    return Group(*parts)
+
+
+def labels(
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset to check.")],
+    folds: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
+    seed: Annotated[int, typer.Option(help="Random seed of the folds and the student.")] = 0,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Samples whose label is likely wrong (confident learning), by label origin and generator.
+
+    Example: tether audit labels --dataset news --json
+    """
+    with Store(store) as s, console(stderr=True).status(f"fitting {folds} folds on {dataset}"):
+        result = audit_labels(s, dataset, folds=folds, seed=seed)
+    emit(result, as_json, _labels_human(result))
+
+
+def _labels_human(r: LabelIssuesResult) -> Group:
+    def groups(title: str, by: dict[str, dict[str, Any]]) -> Table:
+        return _table(title, [title, "samples", "issues", "rate", "95% CI"],
+                      [[g or "(none)", v["n"], v["issues"], v["rate"], _ci(v["rate_ci"])]
+                       for g, v in by.items()])
+
+    return Group(
+        f"[bold]{r.issue_count}[/] likely label issues in {r.n} samples "
+        f"({r.issue_rate:.1%}, 95% CI {_ci(r.issue_rate_ci)})",
+        f"[dim]{r.method}[/]",
+        groups("label origin", r.by_label_origin),
+        groups("generator", r.by_generator),
+        _table("issues (lowest self-confidence first)",
+               ["id", "given", "suggested", "self-confidence"],
+               [[i["id"], i["given"], i["suggested"], i["self_confidence"]]
+                for i in r.issues[:20]]),
+    )
+
+
+def generator(
+    gold: Annotated[str, typer.Option("--gold", help="Real inputs with human labels.")],
+    generated: Annotated[str, typer.Option("--generated", help="The same inputs labelled by "
+                                                               "the generator (by id or lineage).")],
+    seed: Annotated[int, typer.Option(help="Random seed of the bootstrap and simulations.")] = 0,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """How wrong the generator's labels are: accuracy, confusions, skew, systematic bias.
+
+    Example: tether audit generator --gold news-gold --generated news-teacher --json
+    """
+    with Store(store) as s:
+        result = audit_generator(s, gold, generated, seed=seed)
+    emit(result, as_json, _generator_human(result))
+
+
+def _generator_human(r: GeneratorAuditResult) -> Group:
+    labels = r.confusion["labels"]
+    skew = r.label_skew
+    parts: list[Any] = [
+        f"accuracy [bold]{r.accuracy:.3f}[/] {_ci(r.accuracy_ci)} on {r.n} matched items; "
+        f"{r.errors} errors, systematic share {r.systematic_share:.2f} "
+        f"{_ci(r.systematic_share_ci)}, hard-mistake rate {r.hard_error_rate:.3f} "
+        f"{_ci(r.hard_error_rate_ci)}; uniform-noise test p = {r.uniformity_test['p_value']:.3g}",
+        f"label skew: TVD {skew['tvd']:.3f} {_ci(skew['tvd_ci'])}, balance "
+        f"{skew['balance_real']:.3f} (real) → {skew['balance_generated']:.3f} (generated), "
+        f"Stuart–Maxwell p = {skew['p_value']:.3g}",
+        f"[dim]{r.method}[/]",
+        _table("confusion (rows gold, columns generated)", ["gold", *labels],
+               [[g, *row] for g, row in zip(labels, r.confusion["matrix"])]),
+        _table("per class", ["label", "precision", "95% CI", "recall", "95% CI"],
+               [[k, v["precision"] if v["precision"] is not None else "-", _ci(v["precision_ci"]),
+                 v["recall"] if v["recall"] is not None else "-", _ci(v["recall_ci"])]
+                for k, v in r.per_class.items()]),
+        _table("top confusions", ["gold → generated", "count", "uniform expectation", "excess"],
+               [[f"{c['gold']} → {c['generated']}", c["count"], c["expected_uniform"],
+                 c["excess"]] for c in r.top_confusions]),
+    ]
+    if r.answers is not None:
+        a = r.answers
+        parts.append(f"answers: length ratio (generated/real words) {a['length_ratio']:.2f} "
+                     f"{_ci(a['length_ratio_ci'])} over {a['n']} pairs")
+    return Group(*parts)

@@ -1,0 +1,176 @@
+"""Evaluation commands: eval (real vs synthetic suites) and estimate (prediction-powered)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Group
+from rich.table import Table
+
+from tether.cli._common import JsonOpt, StoreOpt, emit
+from tether.errors import InputError
+from tether.evaluate.ppi import ESTIMATE_METRICS, EstimateResult, estimate
+from tether.evaluate.suites import EvalResult, evaluate_suites, save_suite_threshold
+from tether.store import Store
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="eval")(eval_command)
+    app.command(name="estimate")(estimate_command)
+
+
+def _ci(ci) -> str:
+    return f"[{ci[0]:.3f}, {ci[1]:.3f}]"
+
+
+def _parse_thresholds(values: list[str] | None) -> float | dict[str, float] | None:
+    """``["0.8"]`` → 0.8 for every synthetic suite; ``["A=0.9", "B=0.7"]`` → per suite."""
+    if not values:
+        return None
+    per_suite: dict[str, float] = {}
+    for item in values:
+        name, sep, value = item.rpartition("=")
+        try:
+            number = float(value)
+        except ValueError:
+            raise InputError(f"expected a number or SUITE=NUMBER, got {item!r}",
+                             field="threshold") from None
+        if not sep:
+            if len(values) > 1:
+                raise InputError("give one threshold for all suites, or SUITE=NUMBER each",
+                                 field="threshold")
+            return number
+        per_suite[name] = number
+    return per_suite
+
+
+def _eval_human(result: EvalResult) -> Group:
+    parts = []
+    for title, suites in (("Real suites (acceptance)", result.real),
+                          ("Synthetic suites (unit tests)", result.synthetic)):
+        table = Table(title=title, title_justify="left", show_edge=False)
+        table.add_column("suite")
+        table.add_column("n", justify="right")
+        names = list(suites[0].metrics) if suites else []
+        for name in names:
+            table.add_column(name, justify="right")
+        if title.startswith("Synthetic"):
+            table.add_column("threshold", justify="right")
+            table.add_column("result")
+        for s in suites:
+            cells = [s.suite, str(s.n)] + [f"{s.metrics[m].estimate:.3f} {_ci(s.metrics[m].ci)}"
+                                          for m in names]
+            if s.origin == "synthetic":
+                verdict = {True: "[green]pass[/]", False: "[red]FAIL[/]", None: "-"}[s.passed]
+                cells += ["-" if s.threshold is None else f"{s.threshold:.3f}", verdict]
+            table.add_row(*cells)
+        parts.append(table if suites else f"{title}: none")
+    if result.inflation:
+        inf = result.inflation
+        parts.append(f"inflation gap (synthetic − real accuracy): {inf.gap:+.3f} "
+                     f"{_ci(inf.ci)}  [{inf.method}]")
+    parts += [f"[yellow]warning:[/] {w}" for w in result.warnings]
+    return Group(*parts)
+
+
+def eval_command(
+    predictions: Annotated[Path, typer.Option(
+        "--predictions", help="JSONL: id, prediction[, score].")],
+    suites: Annotated[str, typer.Option(
+        "--suites", help="Comma-separated suite (dataset) names.")],
+    model: Annotated[Optional[str], typer.Option(
+        "--model", help="Name of the evaluated model.")] = None,
+    model_family: Annotated[Optional[str], typer.Option(
+        "--model-family", help="Its family (gpt, llama...), checked against suite generators.")
+    ] = None,
+    threshold: Annotated[Optional[list[str]], typer.Option(
+        "--threshold", help="Pass threshold of synthetic suites: NUMBER, or SUITE=NUMBER "
+                            "(repeatable).")] = None,
+    save_thresholds: Annotated[bool, typer.Option(
+        "--save-thresholds", help="Store the given thresholds with their suites for later runs.")
+    ] = False,
+    metric: Annotated[Optional[list[str]], typer.Option(
+        "--metric", help="accuracy|macro_f1|weighted_f1|balanced_accuracy (repeatable; the first "
+                         "is the pass metric) [default: accuracy, macro_f1].")] = None,
+    alpha: Annotated[float, typer.Option(help="1 - confidence level of the intervals.")] = 0.05,
+    fail_on_regression: Annotated[bool, typer.Option(
+        "--fail-on-regression", help="Exit 1 when a synthetic unit-test suite fails.")] = False,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Score predictions on real suites (acceptance) and synthetic suites (unit tests), apart.
+
+    Reports each metric with its interval and the inflation gap (synthetic − real accuracy).
+
+    Warns when the model's family wrote a suite. The result is saved in the store.
+
+    Example: tether eval --predictions p.jsonl --suites real_a,synth_b --model-family gpt
+    --threshold 0.8 --fail-on-regression
+    """
+    names = [s.strip() for s in suites.split(",") if s.strip()]
+    limits = _parse_thresholds(threshold)
+    with Store(store) as s:
+        result = evaluate_suites(s, predictions, names, model=model, model_family=model_family,
+                                 metrics=tuple(metric or ("accuracy", "macro_f1")),
+                                 thresholds=limits, alpha=alpha)
+        if save_thresholds and limits is not None:
+            per_suite = limits if isinstance(limits, dict) else {
+                r.suite: limits for r in result.synthetic}
+            for name, value in per_suite.items():
+                save_suite_threshold(s, name, value)
+        s.save_audit("eval", result.to_dict(), {"predictions": str(predictions), "suites": names,
+                                                "model": model, "model_family": model_family,
+                                                "alpha": alpha})
+    emit(result, as_json, _eval_human(result))
+    if fail_on_regression and result.failed:
+        raise typer.Exit(1)
+
+
+def _estimate_human(result: EstimateResult) -> Table:
+    what = result.metric + (f" of {result.positive!r}" if result.positive else "")
+    table = Table(title=f"{what}: {result.n_gold} gold rows, {result.n_unlabelled} unlabelled, "
+                        f"{1 - result.alpha:.0%} intervals", title_justify="left", show_edge=False)
+    for col in ("method", "estimate", "interval", "effective n"):
+        table.add_column(col, justify="left" if col == "method" else "right")
+    eff = result.effective_n
+    table.add_row("classical", f"{result.classical.estimate:.4f}", _ci(result.classical.ci),
+                  str(result.n_gold))
+    table.add_row("PPI", f"{result.ppi.estimate:.4f}", _ci(result.ppi.ci),
+                  "-" if eff["ppi"] is None else f"{eff['ppi']:.0f}")
+    table.add_row(f"PPI++ (λ={result.lam:.3f})", f"{result.ppi_pp.estimate:.4f}",
+                  _ci(result.ppi_pp.ci), "-" if eff["ppi_pp"] is None else f"{eff['ppi_pp']:.0f}")
+    return table
+
+
+def estimate_command(
+    gold: Annotated[Path, typer.Option(
+        "--gold", help="JSONL of real gold rows: label, prediction[, score].")],
+    predicted: Annotated[Path, typer.Option(
+        "--predicted", help="JSONL of unlabelled rows: prediction[, score].")],
+    metric: Annotated[str, typer.Option(help=f"{'|'.join(ESTIMATE_METRICS)}.")] = "mean",
+    alpha: Annotated[float, typer.Option(help="1 - confidence level of the intervals.")] = 0.05,
+    positive: Annotated[Optional[str], typer.Option(
+        help="The class whose prevalence to estimate.")] = None,
+    store: Annotated[Optional[Path], typer.Option(
+        "--store", help="Save the result in this store (optional).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Estimate a metric on a large unlabelled set from a small gold set: classical, PPI, PPI++.
+
+    accuracy: truth = label equals prediction; proxy = score, the model's chance of being right.
+
+    prevalence: truth = label is --positive; proxy = score (its probability) or prediction.
+
+    mean: truth = label; proxy = prediction (both numbers).
+
+    Example: tether estimate --gold gold.jsonl --predicted rest.jsonl --metric accuracy --json
+    """
+    result = estimate(gold, predicted, metric=metric, alpha=alpha, positive=positive)
+    if store is not None:
+        with Store(store) as s:
+            s.save_audit("estimate", result.to_dict(),
+                         {"gold": str(gold), "predicted": str(predicted), "metric": metric,
+                          "alpha": alpha, "positive": positive})
+    emit(result, as_json, _estimate_human(result))

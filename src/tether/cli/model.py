@@ -1,0 +1,187 @@
+"""Model-family commands: ``tether generate llm|label`` and ``tether review export|import``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from tether.cli._common import JsonOpt, StoreOpt, console, emit
+from tether.cli.groups import generate_app
+from tether.errors import InputError
+from tether.generate.base import GenerateResult, run
+from tether.generate.llm import DEFAULT_CACHE, LLMGenerator
+from tether.generate.review import export_candidates, import_reviews
+from tether.generate.teacher import SklearnTeacher, ZeroShotTeacher
+from tether.store import Store
+
+review_app = typer.Typer(help="Human shaping of model output: export candidates, import choices.",
+                         no_args_is_help=True)
+
+FromOpt = Annotated[str, typer.Option("--from", help="Dataset of seed (or unlabelled) samples.")]
+IntoOpt = Annotated[str, typer.Option("--into", help="Dataset to write the new samples to.")]
+SeedOpt = Annotated[int, typer.Option(help="Random seed; the same seed gives the same requests.")]
+RunIdOpt = Annotated[Optional[str], typer.Option(
+    "--run-id", help="Resume an interrupted run (or retry a run's failures) with its id.")]
+
+
+def register(app: typer.Typer) -> None:
+    generate_app.command("llm")(llm)
+    generate_app.command("label")(label)
+    review_app.command("export")(review_export)
+    review_app.command("import")(review_import)
+    app.add_typer(review_app, name="review")
+
+
+@contextmanager
+def _progress(title: str, quiet: bool) -> Iterator[Callable[[int, int], None] | None]:
+    """A rich progress bar on stderr, as a ``progress(done, total)`` callback (none if quiet)."""
+    if quiet:
+        yield None
+        return
+    with Progress(TextColumn(title), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console(stderr=True), transient=True) as bar:
+        task = bar.add_task(title, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
+def _report(result: GenerateResult, as_json: bool) -> None:
+    retry = f"; retry the failures with --run-id {result.run_id}" if result.failed else ""
+    emit(result, as_json, f"run {result.run_id}: added {result.added} samples to "
+                          f"{result.dataset}, {result.failed} failed, "
+                          f"{result.skipped_duplicates} already there{retry}")
+
+
+def _cache_beside(store: Store) -> Path:
+    folder = Path(store.path).parent if store.path != ":memory:" else Path.cwd()
+    return folder / DEFAULT_CACHE
+
+
+def llm(
+    source: FromOpt,
+    into: IntoOpt,
+    endpoint: Annotated[str, typer.Option(help="Base URL of an OpenAI-compatible API, e.g. http://localhost:8000/v1.")],
+    model: Annotated[str, typer.Option(help="Model name the endpoint serves.")],
+    task: Annotated[str, typer.Option(help="paraphrase|write|answer|label.")] = "paraphrase",
+    n_per_seed: Annotated[int, typer.Option(help="Samples to make per seed.")] = 1,
+    temperature: Annotated[float, typer.Option(help="Sampling temperature.")] = 0.7,
+    labels: Annotated[Optional[str], typer.Option(help="Comma-separated labels to choose from (task label).")] = None,
+    model_version: Annotated[Optional[str], typer.Option(help="Version recorded in provenance [default: the model name].")] = None,
+    max_tokens: Annotated[int, typer.Option(help="Token limit per reply.")] = 512,
+    json_mode: Annotated[bool, typer.Option(help="Send response_format=json_object (turn off for endpoints that reject it).")] = True,
+    api_key_env: Annotated[str, typer.Option(help="Environment variable holding the API key (optional).")] = "OPENAI_API_KEY",
+    concurrency: Annotated[int, typer.Option(help="Requests in flight at once.")] = 4,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for a connection or a reply.")] = 60.0,
+    max_attempts: Annotated[int, typer.Option(help="Attempts per request (429/5xx/timeouts are retried).")] = 5,
+    cache: Annotated[Optional[Path], typer.Option(help="Request cache (SQLite) [default: .tether-cache/llm.sqlite beside the store].")] = None,
+    seed: SeedOpt = 0,
+    run_id: RunIdOpt = None,
+    batch_size: Annotated[int, typer.Option(help="Samples written to the store per transaction.")] = 64,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Make samples with an LLM behind any OpenAI-compatible endpoint (cached, resumable).
+
+    Every answered request is cached; run again with --run-id to finish an interrupted run or
+    to retry what failed without re-sending anything already answered.
+
+    Example: tether generate llm --from seeds --into paraphrases --endpoint http://localhost:8000/v1 --model qwen2.5-7b --task paraphrase --n-per-seed 3 --seed 0
+    """
+    label_list = [s.strip() for s in labels.split(",") if s.strip()] if labels else None
+    with Store(store) as s:
+        with LLMGenerator(endpoint, model, task=task, n_per_seed=n_per_seed,
+                          temperature=temperature, labels=label_list,
+                          model_version=model_version, max_tokens=max_tokens,
+                          json_mode=json_mode, api_key_env=api_key_env,
+                          concurrency=concurrency, timeout=timeout, max_attempts=max_attempts,
+                          cache=cache or _cache_beside(s)) as generator, \
+                _progress(f"{task} with {model}", as_json) as progress:
+            result = run(s, generator, source, into, seed=seed, run_id=run_id,
+                         batch_size=batch_size, progress=progress)
+    _report(result, as_json)
+
+
+def _descriptions(values: list[str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in values or []:
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip() or not text.strip():
+            raise InputError(f"expected LABEL=DESCRIPTION, got {item!r}", field="--describe")
+        out[name.strip()] = text.strip()
+    return out
+
+
+def label(
+    source: FromOpt,
+    into: IntoOpt,
+    teacher: Annotated[str, typer.Option(help="sklearn (trained on --train) or zero-shot (from --describe).")],
+    train: Annotated[Optional[str], typer.Option(help="Labelled dataset the sklearn teacher learns from.")] = None,
+    describe: Annotated[Optional[list[str]], typer.Option(help="LABEL=DESCRIPTION for the zero-shot teacher (repeat per label).")] = None,
+    seed: SeedOpt = 0,
+    run_id: RunIdOpt = None,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Label unlabelled real inputs with a teacher model (origin=real, label_origin=synthetic).
+
+    Example: tether generate label --teacher sklearn --train gold --from inbox --into inbox-labelled
+    Example: tether generate label --teacher zero-shot --describe "sport=Sports news" --describe "business=Business news" --from inbox --into inbox-labelled
+    """
+    if teacher not in ("sklearn", "zero-shot"):
+        raise InputError(f"unknown teacher {teacher!r}; use sklearn or zero-shot", field="--teacher")
+    with Store(store) as s:
+        if teacher == "sklearn":
+            if not train:
+                raise InputError("the sklearn teacher needs --train DATASET", field="--train")
+            generator = SklearnTeacher.from_dataset(s, train)
+        else:
+            generator = ZeroShotTeacher(_descriptions(describe))
+        with _progress(f"labelling with {generator.name}", as_json) as progress:
+            result = run(s, generator, source, into, seed=seed, run_id=run_id,
+                         batch_size=256, progress=progress)
+    _report(result, as_json)
+
+
+def review_export(
+    dataset: Annotated[str, typer.Argument(help="Dataset holding the model-made candidates.")],
+    out: Annotated[Path, typer.Option("--out", help="CSV or JSONL file to write.")],
+    fmt: Annotated[Optional[str], typer.Option("--format", help="csv|jsonl [default: from the suffix].")] = None,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write model-made candidates for people to choose or rate (fill `chosen` or `rating`).
+
+    Example: tether review export paraphrases --out to-review.csv
+    """
+    with Store(store) as s:
+        result = export_candidates(s, dataset, out, fmt)
+    emit(result, as_json, f"wrote {result.count} candidates to {result.path}; fill 'chosen' "
+                          "(true/false) or 'rating' (an integer), then: tether review import")
+
+
+def review_import(
+    path: Annotated[Path, typer.Argument(help="The reviewed CSV or JSONL file.")],
+    source: Annotated[str, typer.Option("--from", help="Dataset the candidates were exported from.")],
+    into: Annotated[str, typer.Option("--into", help="Dataset for the chosen candidates.")],
+    reviewer: Annotated[Optional[str], typer.Option(help="Who reviewed [default: the file's reviewer column, else your login].")] = None,
+    min_rating: Annotated[Optional[int], typer.Option(help="Rated candidates at or above this are chosen [default: the top rated per prompt].")] = None,
+    pairs: Annotated[Optional[Path], typer.Option(help="Also write (chosen, rejected) preference pairs here (JSONL).")] = None,
+    fmt: Annotated[Optional[str], typer.Option("--format", help="csv|jsonl [default: from the suffix].")] = None,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write the candidates people chose to a new dataset, marked as chosen by a person.
+
+    Example: tether review import reviewed.csv --from paraphrases --into paraphrases-chosen --pairs pairs.jsonl
+    """
+    with Store(store) as s:
+        result = import_reviews(s, path, source, into, reviewer=reviewer, min_rating=min_rating,
+                                fmt=fmt, pairs=pairs)
+    emit(result, as_json, f"{result.reviewed} reviewed, {result.chosen} chosen; added "
+                          f"{result.added} to {result.dataset}"
+                          + (f"; {result.pairs} preference pairs in {result.pairs_path}"
+                             if result.pairs_path else ""))

@@ -1,0 +1,398 @@
+"""The discipline as a CI gate: a TOML policy of limits, checked against the store.
+
+A policy states limits; :func:`check` measures each against the store and returns one pass/fail
+row per rule with the measured value, so that ``tether check`` can print them and exit 1 when
+any fails. Rules:
+
+- ``max_synthetic_share`` (global default) and ``[datasets.NAME] max_synthetic_share``: the
+  share of synthetic inputs in a dataset;
+- ``acceptance_suites``: datasets used as acceptance suites must be entirely real (inputs and
+  labels);
+- ``required_fields``: provenance fields every synthetic row must carry;
+- ``max_mirage_auc``: the C2ST AUC of the latest mirage audit (not run = fail);
+- ``[[no_contamination]] train = "A" eval = "B"``: no eval item may be an exact copy of a
+  training item, a near-duplicate (``threshold``, default Jaccard 0.8) or share a long passage
+  (the overlap audit's MinHash/LSH and 13-gram checks);
+- ``min_holdout_real`` with ``holdout = "NAME"``: real, human-labelled rows in the held-out set.
+
+Example:
+    >>> from tether import Store
+    >>> policy = parse_policy('max_synthetic_share = 0.3')
+    >>> with Store(":memory:") as s:
+    ...     _ = s.ingest("news", [{"text": "Rates rise", "label": "business"}], origin="real",
+    ...                  label_origin="real")
+    ...     result = check(s, policy)
+    >>> result.passed, result.rules[0].value
+    (True, 0.0)
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tether.audit.overlap import find_overlap
+from tether.errors import PolicyError
+from tether.store import Store
+
+#: Fields ``required_fields`` may name (the store derives the others, so they are never empty).
+CHECKABLE_FIELDS = ("label_origin", "family", "generator", "generator_config", "domain", "task",
+                    "parents")
+_TOP_KEYS = ("max_synthetic_share", "acceptance_suites", "required_fields", "max_mirage_auc",
+             "holdout", "min_holdout_real", "datasets", "no_contamination")
+
+
+@dataclass(frozen=True)
+class Contamination:
+    """One ``[[no_contamination]]`` entry: no item of ``eval`` may also be in ``train`` (as an
+    exact copy, a near-duplicate at Jaccard ≥ ``threshold`` or a shared long passage)."""
+
+    train: str
+    eval: str
+    threshold: float = 0.8
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A parsed policy file; ``None`` / empty means the rule is not asked for."""
+
+    max_synthetic_share: float | None = None
+    dataset_shares: dict[str, float] = field(default_factory=dict)
+    acceptance_suites: tuple[str, ...] = ()
+    required_fields: tuple[str, ...] = ()
+    max_mirage_auc: float | None = None
+    no_contamination: tuple[Contamination, ...] = ()
+    holdout: str | None = None
+    min_holdout_real: int | None = None
+    source: str = "<policy>"
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    """One rule checked: what it targets, the measured value against the limit, pass or fail."""
+
+    rule: str
+    target: str
+    passed: bool
+    value: float | int | str | None
+    limit: float | int | str | None
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Every rule of a policy checked. ``to_dict()`` is the ``check --json`` contract."""
+
+    rules: tuple[RuleResult, ...]
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for r in self.rules)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"passed": self.passed, "rules": [r.to_dict() for r in self.rules]}
+
+
+# ------------------------------------------------------------------------------ parsing
+def _fail(source: str, key: str, message: str) -> PolicyError:
+    return PolicyError(f"{source}, key {key}: {message}")
+
+
+def _share(value: Any, source: str, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise _fail(source, key, f"expected a number between 0 and 1, got {value!r}")
+    return float(value)
+
+
+def _names(value: Any, source: str, key: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise _fail(source, key, f"expected a list of names, got {value!r}")
+    return tuple(value)
+
+
+def _name(value: Any, source: str, key: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise _fail(source, key, f"expected a dataset name, got {value!r}")
+    return value
+
+
+def parse_policy(text: str, source: str = "<policy>") -> Policy:
+    """Parse policy TOML; raise :class:`PolicyError` naming ``source`` and the key at fault.
+
+    >>> parse_policy('max_mirage_auc = 0.8').max_mirage_auc
+    0.8
+    >>> parse_policy('max_mirage_auc = 2', "tether.toml")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    tether.errors.PolicyError: tether.toml, key max_mirage_auc: expected a number between 0 ...
+    """
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"{source}: not valid TOML: {exc}") from None
+    for key in raw:
+        if key not in _TOP_KEYS:
+            raise _fail(source, key, f"unknown key; known keys: {', '.join(_TOP_KEYS)}")
+    shares: dict[str, float] = {}
+    tables = raw.get("datasets", {})
+    if not isinstance(tables, dict):
+        raise _fail(source, "datasets", "expected tables [datasets.NAME]")
+    for name, table in tables.items():
+        if not isinstance(table, dict):
+            raise _fail(source, f"datasets.{name}", "expected a table")
+        for key in table:
+            if key != "max_synthetic_share":
+                raise _fail(source, f"datasets.{name}.{key}",
+                            "unknown key; known keys: max_synthetic_share")
+        if "max_synthetic_share" in table:
+            shares[name] = _share(table["max_synthetic_share"], source,
+                                  f"datasets.{name}.max_synthetic_share")
+    fields = _names(raw.get("required_fields", []), source, "required_fields")
+    for f in fields:
+        if f not in CHECKABLE_FIELDS:
+            raise _fail(source, "required_fields",
+                        f"{f!r} is not a provenance field a row can lack; choose from "
+                        f"{', '.join(CHECKABLE_FIELDS)}")
+    pairs = raw.get("no_contamination", [])
+    if not isinstance(pairs, list) or not all(isinstance(p, dict) for p in pairs):
+        raise _fail(source, "no_contamination", 'expected [[no_contamination]] tables with '
+                                                'train = "A" and eval = "B"')
+    contamination = []
+    for i, pair in enumerate(pairs):
+        extra = set(pair) - {"train", "eval", "threshold"}
+        if extra:
+            raise _fail(source, f"no_contamination[{i}].{sorted(extra)[0]}",
+                        "unknown key; known keys: train, eval, threshold")
+        contamination.append(Contamination(
+            _name(pair.get("train"), source, f"no_contamination[{i}].train"),
+            _name(pair.get("eval"), source, f"no_contamination[{i}].eval"),
+            _share(pair.get("threshold", 0.8), source, f"no_contamination[{i}].threshold")))
+    min_real = raw.get("min_holdout_real")
+    if min_real is not None and (isinstance(min_real, bool) or not isinstance(min_real, int)
+                                 or min_real < 0):
+        raise _fail(source, "min_holdout_real", f"expected a whole number ≥ 0, got {min_real!r}")
+    holdout = raw.get("holdout")
+    if holdout is not None:
+        holdout = _name(holdout, source, "holdout")
+    if min_real is not None and holdout is None:
+        raise _fail(source, "holdout", 'min_holdout_real needs the held-out dataset named: '
+                                       'holdout = "NAME"')
+    return Policy(
+        max_synthetic_share=(_share(raw["max_synthetic_share"], source, "max_synthetic_share")
+                             if "max_synthetic_share" in raw else None),
+        dataset_shares=shares,
+        acceptance_suites=_names(raw.get("acceptance_suites", []), source, "acceptance_suites"),
+        required_fields=fields,
+        max_mirage_auc=(_share(raw["max_mirage_auc"], source, "max_mirage_auc")
+                        if "max_mirage_auc" in raw else None),
+        no_contamination=tuple(contamination),
+        holdout=holdout,
+        min_holdout_real=min_real,
+        source=source,
+    )
+
+
+def load_policy(path: str | Path) -> Policy:
+    """Read and parse a policy file (see :func:`parse_policy`).
+
+    Example:
+        >>> load_policy("tether.toml")  # doctest: +SKIP
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PolicyError(f"{p}: cannot read the policy file: {exc.strerror}") from None
+    return parse_policy(text, str(p))
+
+
+# ----------------------------------------------------------------------------- checking
+def _missing(name: str) -> str:
+    return f"no dataset {name!r} in the store"
+
+
+def _share_rules(store: Store, policy: Policy) -> list[RuleResult]:
+    names = [d.name for d in store.datasets()]
+    default = policy.max_synthetic_share
+    limits = {n: default for n in names if default is not None}
+    limits |= policy.dataset_shares
+    out = []
+    for name, limit in limits.items():
+        if not store.has_dataset(name):
+            out.append(RuleResult("max_synthetic_share", name, False, None, limit, _missing(name)))
+            continue
+        s = store.summary(name)
+        share = round(s.synthetic_share, 6)
+        out.append(RuleResult("max_synthetic_share", name, share <= limit, share, limit,
+                              f"{s.by_origin['synthetic']:,} of {s.count:,} samples synthetic"))
+    return out
+
+
+def _acceptance_rules(store: Store, policy: Policy) -> list[RuleResult]:
+    out = []
+    for name in policy.acceptance_suites:
+        if not store.has_dataset(name):
+            out.append(RuleResult("acceptance_suite_real", name, False, None, 0, _missing(name)))
+            continue
+        synthetic_inputs, synthetic_labels, total = store.con.execute(
+            "SELECT count(*) FILTER (WHERE origin <> 'real'), "
+            "count(*) FILTER (WHERE label_origin IS DISTINCT FROM 'real'), count(*) "
+            "FROM samples WHERE dataset = ?", [name]).fetchone()
+        bad = max(synthetic_inputs, synthetic_labels)
+        out.append(RuleResult(
+            "acceptance_suite_real", name, bad == 0, bad, 0,
+            f"{synthetic_inputs:,} synthetic inputs and {synthetic_labels:,} labels not real, "
+            f"of {total:,} rows" if bad else f"all {total:,} rows real, with real labels"))
+    return out
+
+
+def _field_rules(store: Store, policy: Policy) -> list[RuleResult]:
+    out = []
+    for f in policy.required_fields:
+        empty = "len(parents) = 0" if f == "parents" else \
+            f"{f} IS NULL OR CAST({f} AS VARCHAR) = ''"
+        rows = store.con.execute(
+            f"SELECT dataset, count(*) FILTER (WHERE {empty}), count(*) FROM samples "
+            f"WHERE origin = 'synthetic' GROUP BY dataset ORDER BY dataset").fetchall()
+        missing = sum(r[1] for r in rows)
+        where = ", ".join(f"{d}: {m:,}" for d, m, _ in rows if m)
+        total = sum(r[2] for r in rows)
+        out.append(RuleResult("required_field", f, missing == 0, missing, 0,
+                              f"synthetic rows without {f}: {where}" if missing
+                              else f"all {total:,} synthetic rows carry {f}"))
+    return out
+
+
+def _mirage_rule(store: Store, policy: Policy) -> list[RuleResult]:
+    if policy.max_mirage_auc is None:
+        return []
+    saved = store.latest_audit("mirage")
+    limit = policy.max_mirage_auc
+    if saved is None or saved["result"].get("c2st_auc") is None:
+        return [RuleResult("max_mirage_auc", "mirage", False, None, limit,
+                           "not run: tether audit mirage --real A --synthetic B")]
+    auc = float(saved["result"]["c2st_auc"])
+    params = saved.get("params") or {}
+    pair = f"{params.get('real', '?')} vs {params.get('synthetic', '?')}"
+    return [RuleResult("max_mirage_auc", pair, auc <= limit, round(auc, 6), limit,
+                       f"latest mirage audit ({saved['created_at']})")]
+
+
+def _contamination_rules(store: Store, policy: Policy) -> list[RuleResult]:
+    out = []
+    with_text = "text IS NOT NULL AND text <> ''"
+    for pair in policy.no_contamination:
+        target = f"{pair.train} → {pair.eval}"
+        absent = [n for n in (pair.train, pair.eval) if not store.has_dataset(n)]
+        if absent:
+            out.append(RuleResult("no_contamination", target, False, None, 0, _missing(absent[0])))
+            continue
+        # exact copies of any record (text or tabular) by content hash, and near-duplicates or
+        # shared long passages of text by the overlap audit (MinHash + LSH, 13-grams)
+        exact = {r[0] for r in store.con.execute(
+            "SELECT id FROM samples WHERE dataset = ? AND content_hash IN "
+            "(SELECT content_hash FROM samples WHERE dataset = ?)",
+            [pair.eval, pair.train]).fetchall()}
+        train, evals = store.table(pair.train, with_text), store.table(pair.eval, with_text)
+        near: set[str] = set()
+        if train.num_rows and evals.num_rows:
+            found = find_overlap(train, evals, threshold=pair.threshold)
+            near = {p["eval_id"] for p in found.pairs} | {p["eval_id"] for p in found.ngram_overlap}
+        total = store.summary(pair.eval).count
+        bad = len(exact | near)
+        out.append(RuleResult("no_contamination", target, bad == 0, bad, 0,
+                              f"{bad:,} of {total:,} eval items found in training data: "
+                              f"{len(exact):,} exact copies, {len(near):,} near-duplicates "
+                              f"(Jaccard ≥ {pair.threshold:g}) or shared 13-grams"))
+    return out
+
+
+def _holdout_rule(store: Store, policy: Policy) -> list[RuleResult]:
+    if policy.min_holdout_real is None or policy.holdout is None:
+        return []
+    name, limit = policy.holdout, policy.min_holdout_real
+    if not store.has_dataset(name):
+        return [RuleResult("min_holdout_real", name, False, None, limit, _missing(name))]
+    real, total = store.con.execute(
+        "SELECT count(*) FILTER (WHERE origin = 'real' AND label_origin = 'real'), count(*) "
+        "FROM samples WHERE dataset = ?", [name]).fetchone()
+    return [RuleResult("min_holdout_real", name, real >= limit, real, limit,
+                       f"{real:,} of {total:,} rows real with real labels")]
+
+
+def check(store: Store, policy: Policy) -> CheckResult:
+    """Check every rule of ``policy`` against ``store``; the result passes when all rules do.
+
+    Example:
+        >>> from tether import Store
+        >>> with Store(":memory:") as s:
+        ...     check(s, parse_policy('max_mirage_auc = 0.8')).to_dict()["rules"][0]["message"]
+        'not run: tether audit mirage --real A --synthetic B'
+    """
+    rules = [*_share_rules(store, policy), *_acceptance_rules(store, policy),
+             *_field_rules(store, policy), *_mirage_rule(store, policy),
+             *_contamination_rules(store, policy), *_holdout_rule(store, policy)]
+    return CheckResult(tuple(rules))
+
+
+def write_starter_policy(path: str | Path = "tether.toml") -> str | None:
+    """Write :func:`starter_policy` to ``path`` unless that file exists; the path written or None.
+
+    Example:
+        >>> write_starter_policy("tether.toml")  # doctest: +SKIP
+        'tether.toml'
+    """
+    p = Path(path)
+    if p.exists():
+        return None
+    p.write_text(starter_policy(), encoding="utf-8")
+    return str(p)
+
+
+def starter_policy() -> str:
+    """A commented starter policy (``tether init`` writes it to ``tether.toml``).
+
+    >>> parse_policy(starter_policy()).max_synthetic_share
+    0.5
+    """
+    return _STARTER
+
+
+_STARTER = '''\
+# tether policy: the limits `tether check --policy tether.toml` enforces in CI.
+# Each rule prints pass or fail with its measured value; any failure exits with code 1.
+
+# Largest share of synthetic inputs any dataset may hold (0 to 1).
+max_synthetic_share = 0.5
+
+# Provenance every synthetic row must carry (any of: label_origin, family, generator,
+# generator_config, domain, task, parents).
+required_fields = ["family", "generator"]
+
+# Datasets used as acceptance suites: every input and every label must be real.
+# acceptance_suites = ["holdout"]
+
+# Largest AUC of the latest mirage audit (0.5 = synthetic indistinguishable from real).
+# A missing audit fails: run `tether audit mirage --real A --synthetic B` first.
+# max_mirage_auc = 0.8
+
+# The real held-out set, and the fewest real, human-labelled rows it may have.
+# holdout = "holdout"
+# min_holdout_real = 200
+
+# A tighter limit for one dataset.
+# [datasets.train]
+# max_synthetic_share = 0.3
+
+# No eval item may also be in training data: exact copies, near-duplicates (Jaccard at or
+# above threshold, default 0.8) or shared 13-word passages. Repeat the table for more pairs.
+# [[no_contamination]]
+# train = "train"
+# eval = "holdout"
+# threshold = 0.8
+'''

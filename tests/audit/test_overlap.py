@@ -1,0 +1,163 @@
+"""Overlap: planted near-duplicates of real BBC articles, long n-grams, and memorization."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from sklearn.feature_extraction.text import CountVectorizer
+
+from tether.audit.overlap import audit_overlap, find_overlap, memorization, nearest_distances
+from tether.datasets import split
+
+
+def edit(text: str, n: int, rng: np.random.Generator) -> str:
+    words = text.split()
+    for i in rng.choice(len(words), size=min(n, len(words)), replace=False):
+        words[i] = f"qx{rng.integers(10**6)}"
+    return " ".join(words)
+
+
+def reference_jaccard(a: list[str], b: list[str]) -> np.ndarray:
+    """All-pairs exact Jaccard of character 5-gram sets, by scikit-learn (independent code)."""
+    norm = [" ".join(t.lower().split()) for t in a + b]
+    x = CountVectorizer(analyzer="char", ngram_range=(5, 5), lowercase=False,
+                        binary=True).fit_transform(norm)
+    x.data[:] = 1
+    inter = (x[:len(a)] @ x[len(a):].T).toarray()
+    size = np.asarray(x.sum(axis=1)).ravel()
+    return inter / (size[:len(a), None] + size[None, len(a):] - inter)
+
+
+def table(ids, texts):
+    return pa.table({"id": list(ids), "text": list(texts)})
+
+
+@pytest.fixture(scope="module")
+def planted(bbc):
+    """Eval: 200 real articles. Train: 400 other real articles and, for each eval article, a
+    copy with 1-45 words replaced (true Jaccards from about 0.55 to 0.98)."""
+    parts = split(bbc, {"eval": 200, "train": 400}, seed=3)
+    rng = np.random.default_rng(7)
+    eval_t = parts["eval"].select(["id", "text"])
+    copies = [edit(t, int(rng.integers(1, 46)), rng) for t in eval_t.column("text").to_pylist()]
+    train_t = pa.concat_tables([
+        parts["train"].select(["id", "text"]),
+        table([f"copy-{i}" for i in range(len(copies))], copies)])
+    return train_t, eval_t
+
+
+def test_overlap_finds_planted_near_duplicates_against_exact_jaccard(planted):
+    train_t, eval_t = planted
+    result = find_overlap(train_t, eval_t, threshold=0.8, long_ngram=0)
+    truth = reference_jaccard(train_t.column("text").to_pylist(), eval_t.column("text").to_pylist())
+    train_ids, eval_ids = train_t.column("id").to_pylist(), eval_t.column("id").to_pylist()
+    true_pairs = {(train_ids[i], eval_ids[j]) for i, j in zip(*np.nonzero(truth >= 0.8))}
+    found = {(p["train_id"], p["eval_id"]) for p in result.pairs}
+    planted_sims = truth[400 + np.arange(200), np.arange(200)]
+    assert (planted_sims < 0.8).sum() > 40 and (planted_sims >= 0.8).sum() > 80  # both sides
+    assert ((planted_sims > 0.7) & (planted_sims < 0.9)).sum() > 40  # many near the threshold
+    recall = len(found & true_pairs) / len(true_pairs)
+    precision = len(found & true_pairs) / len(found)
+    assert recall >= 0.95 and precision >= 0.95
+    for p in result.pairs:  # reported similarities are the exact ones
+        i, j = train_ids.index(p["train_id"]), eval_ids.index(p["eval_id"])
+        assert p["jaccard"] == pytest.approx(truth[i, j])
+    assert result.contaminated_eval == len({e for _, e in found}) and result.eval_count == 200
+    lo, hi = result.contamination_ci
+    assert lo < result.contamination_rate < hi
+    assert (result.bands, result.rows) == (21, 6) and "MinHash" in result.method
+
+
+def test_streaming_in_small_batches_gives_the_same_result(planted):
+    train_t, eval_t = planted
+    whole = find_overlap(train_t, eval_t, batch_size=10_000)
+    calls = []
+    streamed = find_overlap(train_t, eval_t, batch_size=64,
+                            progress=lambda done, total: calls.append((done, total)))
+    assert streamed.to_dict() == whole.to_dict()
+    done = [d for d, _ in calls]
+    assert done == sorted(done) and calls[-1] == (600, 600) and len(calls) >= 10
+
+
+def test_long_ngram_overlap_matches_a_reference(bbc):
+    texts = bbc.column("text").to_pylist()[::50][:30]
+    rng = np.random.default_rng(2)
+    train = []
+    for i, t in enumerate(texts[15:]):  # train samples quoting 13 or 12 words of an eval one
+        words = re.findall(r"\S+", texts[i])
+        start = int(rng.integers(0, len(words) - 13))
+        quote = " ".join(words[start:start + (13 if i % 2 == 0 else 12)])
+        train.append(t[:300] + " " + quote + " " + t[300:600])
+    result = find_overlap(table([f"t{i}" for i in range(15)], train),
+                          table([f"e{i}" for i in range(15)], texts[:15]), threshold=0.99)
+
+    def grams(t):
+        w = re.findall(r"[^\W_]+", t.lower())
+        return {tuple(w[i:i + 13]) for i in range(len(w) - 12)}
+
+    expected = {(f"t{i}", f"e{j}"): len(grams(a) & grams(b))
+                for i, a in enumerate(train) for j, b in enumerate(texts[:15])
+                if grams(a) & grams(b)}
+    got = {(p["train_id"], p["eval_id"]): p["shared_ngrams"] for p in result.ngram_overlap}
+    assert got == expected
+    assert {(f"t{i}", f"e{i}") for i in range(0, 15, 2)} <= set(got)
+    assert result.ngram_eval == len({e for _, e in got}) and not result.pairs
+
+
+def test_nearest_distances_are_exact(bbc):
+    texts = bbc.column("text").to_pylist()
+    queries, reference = texts[:40:2], texts[1:200:3]
+    d, nearest = nearest_distances(queries, reference, chunk_cells=200)
+    sims = reference_jaccard(queries, reference)
+    assert np.allclose(d, 1 - sims.max(axis=1))
+    assert np.allclose(sims[np.arange(len(queries)), nearest], sims.max(axis=1))
+
+
+def test_memorization_detects_copies(bbc):
+    parts = split(bbc, {"source": 150, "holdout": 100}, seed=4)
+    rng = np.random.default_rng(0)
+    source = parts["source"].select(["id", "text"])
+    copies = table([f"s{i}" for i in range(100)],
+                   [edit(t, int(rng.integers(1, 30)), rng)
+                    for t in source.column("text").to_pylist()[:100]])
+    r = memorization(copies, source, parts["holdout"].select(["id", "text"]), n_boot=500)
+    assert r.copied and r.p_value < 1e-10
+    assert r.median_difference < 0 and r.median_difference_ci[1] < 0
+    assert r.copy_share_synthetic > 0.5 > r.copy_share_holdout
+    assert r.synthetic[0]["distance"] <= r.synthetic[-1]["distance"]
+    assert {x["nearest_real_id"] for x in r.synthetic} <= set(source.column("id").to_pylist())
+    assert "Mann–Whitney" in r.method
+
+
+def test_memorization_rejects_a_true_null_rarely(bbc):
+    """Synthetic stand-in = unseen real articles (their first 600 characters) from the same pool:
+    no copying to find."""
+    leads = table(bbc.column("id").to_pylist(), [t[:600] for t in bbc.column("text").to_pylist()])
+    rejections, covered = 0, 0
+    for rep in range(40):
+        parts = split(leads, {"source": 80, "fake": 30, "holdout": 30}, seed=100 + rep,
+                      stratify=None)
+        r = memorization(parts["fake"], parts["source"], parts["holdout"], n_boot=300, seed=rep)
+        rejections += r.copied
+        covered += r.median_difference_ci[0] <= 0 <= r.median_difference_ci[1]
+    assert rejections <= 6  # level 0.05: about 2 of 40 expected
+    assert covered >= 33
+
+
+def test_audit_overlap_saves_to_the_store(store, bbc):
+    parts = split(bbc, {"a": 40, "b": 30, "c": 30}, seed=5)
+    store.ingest("real", parts["a"], origin="real", label_origin="real")
+    store.ingest("heldout", parts["b"], origin="real", label_origin="real")
+    copies = [{"text": edit(t, 3, np.random.default_rng(i)), "parents": [pid]}
+              for i, (t, pid) in enumerate(zip(parts["a"].column("text").to_pylist()[:20],
+                                                parts["a"].column("id").to_pylist()[:20]))]
+    store.ingest("syn", copies, origin="synthetic", family="rule", generator="edit@1")
+    result = audit_overlap(store, "syn", "real", holdout="heldout")
+    assert result.near_duplicate_eval == 20 and result.memorization.copied
+    saved = store.latest_audit("overlap")
+    assert saved["result"]["contaminated_eval"] == result.contaminated_eval
+    assert saved["result"]["memorization"]["p_value"] == result.memorization.p_value
+    assert saved["params"]["holdout"] == "heldout"

@@ -1,0 +1,274 @@
+"""The LLM generator against a misbehaving OpenAI-compatible server on 127.0.0.1.
+
+Every request the server sees is counted, so the tests can assert what a run re-sends.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from hashlib import sha256
+
+import pytest
+from fake_openai import FakeOpenAI
+
+from tether import Store
+from tether.errors import GenerationError, StoreError
+from tether.generate import run
+from tether.generate.llm import LLMCache, LLMGenerator, RequestFailed, parse_output
+
+FAST = {"timeout": 0.5, "max_attempts": 3, "backoff": 0.01, "max_backoff": 0.02,
+        "concurrency": 4}
+RECOVER = ["[fail=429]", "[fail=500,500]", "[fail=timeout]", "[fail=truncated]", "[fail=429,500]"]
+FAIL_ONCE = ["[fail=500,500,500]", "[fail=truncated,truncated,truncated]", "[fail=malformed]",
+             "[fail=cutoff]"]
+
+
+@pytest.fixture
+def server():
+    with FakeOpenAI(delay=1.0) as s:
+        yield s
+
+
+def generator(server, tmp_path, **options):
+    return LLMGenerator(server.url, "fake-model", **{**FAST, "cache": tmp_path / "llm.sqlite",
+                                                      **options})
+
+
+def ingest_seeds(store, rows, labelled=True):
+    store.ingest("seeds", rows, origin="real", label_origin="real" if labelled else None)
+
+
+# ------------------------------------------------------------------ parsing and validation
+@pytest.mark.parametrize("content, labels, expected", [
+    ('{"text": " a paraphrase "}', None, "a paraphrase"),
+    ('```json\n{"text": "fenced"}\n```', None, "fenced"),
+    ('{"label": "sport"}', ["business", "sport"], "sport"),
+    ('{"label": "SPORT"}', ["business", "sport"], "sport"),
+])
+def test_parse_output_accepts_valid_replies(content, labels, expected):
+    field = "label" if labels else "text"
+    assert parse_output(content, field, labels) == expected
+
+
+@pytest.mark.parametrize("content, labels, reason", [
+    ('{"text": "cut off', None, "not valid JSON"),
+    ("[1, 2]", None, "non-empty string field"),
+    ('{"text": ""}', None, "non-empty string field"),
+    ('{"answer": "x"}', None, "non-empty string field"),
+    ('{"label": "weather"}', ["business", "sport"], "not one of"),
+])
+def test_parse_output_rejects_invalid_replies(content, labels, reason):
+    field = "label" if labels else "text"
+    with pytest.raises(RequestFailed, match=reason):
+        parse_output(content, field, labels)
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"task": "summarise"}, "unknown task"),
+    ({"task": "label"}, "at least two"),
+    ({"task": "label", "labels": ["a", "b"], "n_per_seed": 2}, "one label per input"),
+    ({"n_per_seed": 0}, "at least 1"),
+    ({"template": "{% if %}"}, "does not parse"),
+])
+def test_bad_configuration_is_a_generation_error(tmp_path, options, message):
+    with pytest.raises(GenerationError, match=message):
+        LLMGenerator("http://127.0.0.1:9/v1", "m", cache=":memory:", **options)
+
+
+def test_config_names_what_determines_the_output(tmp_path):
+    a = LLMGenerator("http://h/v1/", "gpt 4", cache=":memory:", temperature=0.2)
+    b = LLMGenerator("http://h/v1", "gpt 4", cache=":memory:", temperature=0.2,
+                     template="Rephrase: {{ text }}", model_version="2024-08")
+    assert a.ref == "llm:gpt-4@gpt-4" and b.ref == "llm:gpt-4@2024-08"
+    ca, cb = a.config(), b.config()
+    assert {k: ca[k] for k in ("endpoint", "model", "task", "temperature")} == \
+        {"endpoint": "http://h/v1", "model": "gpt 4", "task": "paraphrase", "temperature": 0.2}
+    assert ca["template_hash"] != cb["template_hash"]
+    a.close(), b.close()
+
+
+# --------------------------------------------------------------- the run against the server
+def test_every_item_is_stored_once_or_failed_and_a_rerun_sends_only_the_failures(
+        server, tmp_path, store):
+    rows = ([{"id": f"ok{i}", "text": f"plain article {i}", "label": "sport"} for i in range(4)]
+            + [{"id": f"rec{i}", "text": f"article {cue}", "label": "business"}
+               for i, cue in enumerate(RECOVER)]
+            + [{"id": f"bad{i}", "text": f"article {cue}", "label": "business"}
+               for i, cue in enumerate(FAIL_ONCE)])
+    ingest_seeds(store, rows)
+    with generator(server, tmp_path, n_per_seed=2) as gen:
+        first = run(store, gen, "seeds", "para", seed=0, run_id="r1", batch_size=5)
+        out = store.table("para").to_pylist()
+        failures = store.failures("r1")
+        stored = Counter(p for row in out for p in row["parents"])
+        failed = Counter(p for f in failures for p in f["parents"])
+        assert (first.added, first.failed) == (2 * 9, 2 * 4)
+        assert all(stored[r["id"]] + failed[r["id"]] == 2 for r in rows)
+        assert set(failed) == {f"bad{i}" for i in range(4)}
+        assert len({row["text"] for row in out}) == len(out)
+        reasons = " | ".join(f["reason"] for f in failures)
+        for expected in ("gave up after 3 attempts; last: HTTP 500",
+                         "gave up after 3 attempts; last: connection error",
+                         "malformed response body", "finish_reason=length"):
+            assert expected in reasons
+
+        before = server.snapshot()
+        second = run(store, gen, "seeds", "para", seed=0, run_id="r1", batch_size=5)
+        sent = server.snapshot() - before
+    assert (second.added, second.failed) == (8, 0)
+    assert sum(sent.values()) == 8 and set(sent.values()) == {1}
+    assert all(any(cue in server.prompts[k] for cue in FAIL_ONCE) for k in sent)
+    out = store.table("para").to_pylist()
+    assert Counter(p for row in out for p in row["parents"]) == {r["id"]: 2 for r in rows}
+    assert store.run("r1")["status"] == "complete" and store.run("r1")["failed"] == 0
+    with pytest.raises(StoreError, match="already complete"):
+        with generator(server, tmp_path, n_per_seed=2) as gen:
+            run(store, gen, "seeds", "para", seed=0, run_id="r1")
+
+    sample = out[0]
+    config = json.loads(sample["generator_config"])
+    assert (sample["origin"], sample["family"], sample["generator"], sample["generation"]) == \
+        ("synthetic", "model", "llm:fake-model@fake-model", 1)
+    assert (sample["label"], sample["label_origin"]) == ("sport", "synthetic")
+    assert config["task"] == "paraphrase" and config["n_per_seed"] == 2
+    assert len(config["template_hash"]) == 16
+
+
+def test_same_seed_sends_nothing_twice_and_another_seed_sends_new_requests(server, tmp_path):
+    rows = [{"id": f"s{i}", "text": f"seed {i}", "label": "x"} for i in range(3)]
+    texts = {}
+    for name in ("a", "b"):
+        with Store(tmp_path / f"{name}.duckdb") as s, \
+                generator(server, tmp_path, n_per_seed=2) as gen:
+            ingest_seeds(s, rows)
+            before = server.snapshot()
+            run(s, gen, "seeds", "para", seed=0)
+            texts[name] = s.table("para").column("text").to_pylist()
+            texts[name + "-sent"] = sum((server.snapshot() - before).values())
+            if name == "b":
+                run(s, gen, "seeds", "para-seed1", seed=1)
+                texts["seed1"] = s.table("para-seed1").column("text").to_pylist()
+    assert texts["a-sent"] == 6 and texts["b-sent"] == 0
+    assert texts["a"] == texts["b"]
+    assert not set(texts["seed1"]) & set(texts["a"])
+    assert len(LLMCache(tmp_path / "llm.sqlite")) == 12
+
+
+def test_label_task_keeps_the_real_input_and_makes_the_label_synthetic(server, tmp_path, store):
+    rows = [{"id": "u1", "text": "match report [label=sport]", "lang": "en"},
+            {"id": "u2", "text": "markets fell [label=business]"},
+            {"id": "u3", "text": "shouty [label=SPORT]"},
+            {"id": "u4", "text": "odd one [fail=badlabel]"}]
+    ingest_seeds(store, rows, labelled=False)
+    with generator(server, tmp_path, task="label", labels=["business", "sport"]) as gen:
+        result = run(store, gen, "seeds", "labelled", seed=0)
+    out = {row["parents"][0]: row for row in store.table("labelled").to_pylist()}
+    assert (result.added, result.failed) == (3, 1)
+    assert {k: v["label"] for k, v in out.items()} == {"u1": "sport", "u2": "business",
+                                                       "u3": "sport"}
+    assert {(v["origin"], v["label_origin"], v["family"], v["generation"]) for v in out.values()} \
+        == {("real", "synthetic", "model", 0)}
+    assert json.loads(out["u1"]["fields"]) == {"lang": "en"}
+    assert "not one of business, sport" in store.failures(result.run_id)[0]["reason"]
+
+
+def test_answer_and_write_tasks(server, tmp_path, store):
+    ingest_seeds(store, [{"id": "q1", "text": "What is the capital of France?", "label": "geo"},
+                         {"id": "q2", "text": "An unlabelled seed"}])
+    with generator(server, tmp_path, task="answer") as gen:
+        answered = run(store, gen, "seeds", "qa", seed=0)
+    rows = store.table("qa").to_pylist()
+    assert answered.added == 2
+    assert {r["text"] for r in rows} == {"What is the capital of France?", "An unlabelled seed"}
+    assert all(json.loads(r["fields"])["answer"].startswith("answer ") for r in rows)
+
+    before = server.snapshot()
+    with generator(server, tmp_path, task="write", n_per_seed=3) as gen:
+        written = run(store, gen, "seeds", "written", seed=0)
+    assert (written.added, written.failed) == (3, 1)
+    assert server.sent_for("An unlabelled seed", since=before) == 0  # failed without a request
+    assert set(store.table("written").column("label").to_pylist()) == {"geo"}
+    assert "labelled seed" in store.failures(written.run_id)[0]["reason"]
+
+
+def test_a_refused_client_stops_the_run(server, tmp_path, store):
+    ingest_seeds(store, [{"id": "a", "text": "hello [fail=401]", "label": "x"}])
+    with generator(server, tmp_path) as gen, pytest.raises(GenerationError, match="HTTP 401"):
+        run(store, gen, "seeds", "para", seed=0, run_id="r401")
+    assert store.run("r401")["status"] == "failed"
+
+
+def test_api_key_is_sent_as_a_bearer_token(tmp_path, monkeypatch):
+    monkeypatch.setenv("MY_KEY", "sk-test")
+    with LLMGenerator("http://h/v1", "m", api_key_env="MY_KEY", cache=":memory:") as gen:
+        assert gen.client._http.headers["Authorization"] == "Bearer sk-test"
+    with LLMGenerator("http://h/v1", "m", api_key_env="UNSET_KEY_VAR", cache=":memory:") as gen:
+        assert "Authorization" not in gen.client._http.headers
+
+
+# ------------------------------------------------------------------------ kill -9 and resume
+KILLED_RUN = """
+import sys
+from tether import Store
+from tether.generate import run
+from tether.generate.llm import LLMGenerator
+store_path, cache, url = sys.argv[1:4]
+with Store(store_path) as s, LLMGenerator(url, "fake-model", cache=cache, concurrency=2,
+                                          timeout=60, backoff=0.01) as gen:
+    run(s, gen, "seeds", "out", seed=0, run_id="killed", batch_size=4)
+"""
+
+
+def _cached_server_keys(cache_path):
+    try:
+        con = sqlite3.connect(f"file:{cache_path}?mode=ro", uri=True)
+        try:
+            requests = [r[0] for r in con.execute("SELECT request FROM responses")]
+        finally:
+            con.close()
+    except sqlite3.OperationalError:  # the run has not created the file or its table yet
+        requests = []
+    return {sha256(json.dumps(json.loads(r), sort_keys=True).encode()).hexdigest()
+            for r in requests}
+
+
+def test_killed_run_resumes_without_duplicates_or_resending(server, tmp_path):
+    db, cache = tmp_path / "s.duckdb", tmp_path / "llm.sqlite"
+    rows = ([{"id": f"f{i}", "text": f"fast seed {i}", "label": "x"} for i in range(6)]
+            + [{"id": f"w{i}", "text": f"slow seed {i} [fail=slow]", "label": "x"}
+               for i in range(6)])
+    with Store(db) as s:
+        ingest_seeds(s, rows)
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_RUN, str(db), str(cache), server.url],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while len(_cached_server_keys(cache)) < 6:
+        assert proc.poll() is None, proc.stderr.read().decode()
+        assert time.monotonic() < deadline, "the run never cached six answers"
+        time.sleep(0.05)
+    while server.sent_for("[fail=slow]") == 0:  # the run is stuck on a slow request
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    at_kill, cached = server.snapshot(), _cached_server_keys(cache)
+    server.gate.set()
+
+    with Store(db) as s, LLMGenerator(server.url, "fake-model", cache=cache, **FAST) as gen:
+        assert s.run("killed")["status"] == "running"
+        stored_before = s.table("out").num_rows if s.has_dataset("out") else 0
+        result = run(s, gen, "seeds", "out", seed=0, run_id="killed", batch_size=4)
+        out = s.table("out").to_pylist()
+        status = s.run("killed")
+    resent = server.snapshot() - at_kill
+    assert cached and not cached & set(resent)
+    assert set(resent) and all("[fail=slow]" in server.prompts[k] for k in resent)
+    assert sorted(p for row in out for p in row["parents"]) == sorted(r["id"] for r in rows)
+    assert stored_before + result.added == len(rows) and result.failed == 0
+    assert (status["status"], status["failed"]) == ("complete", 0)
