@@ -430,8 +430,8 @@ class Store:
         if "parents" in types:
             ptype = types["parents"]
             if ptype in ("VARCHAR", "JSON"):
-                parents_sql = (f"coalesce(from_json(nullif(CAST(parents AS VARCHAR), ''), "
-                               f"'[\"VARCHAR\"]'), [])")
+                parents_sql = ("coalesce(from_json(nullif(CAST(parents AS VARCHAR), ''), "
+                               "'[\"VARCHAR\"]'), [])")
             elif ptype.endswith("[]"):
                 parents_sql = "coalesce(CAST(parents AS VARCHAR[]), [])"
             elif ptype == '"NULL"':
@@ -516,8 +516,8 @@ class Store:
             ("generator", "NOT regexp_full_match(generator, '[^@\\s]+@[^@\\s]+')",
              "generator must read name@version, got {value}", "generator"),
             ("label_origin", "label IS NOT NULL AND label_origin IS NULL",
-             f"the sample has a label but no label_origin; give one or pass "
-             f"--label-origin real|synthetic", "NULL"),
+             "the sample has a label but no label_origin; give one or pass "
+             "--label-origin real|synthetic", "NULL"),
             ("label_origin", "label IS NULL AND label_origin IS NOT NULL",
              f"label_origin is {{value}} but the sample has no '{label_col}'", "label_origin"),
             ("content_hash", "given_content_hash IS NOT NULL AND given_content_hash <> content_hash",

@@ -39,8 +39,8 @@ def test_run_perturb_json_and_output_equal_the_library(folder, tmp_path):
                         "seconds", "run_id"}
     assert (out["transform"], out["engine"], out["rows_in"], out["rows_out"]) == (
         "perturb", "local", 200, 200)
-    lib = run_transform(perturb_transform("typos=0.05,casing=0.1", seed=5), folder,
-                        tmp_path / "lib")
+    run_transform(perturb_transform("typos=0.05,casing=0.1", seed=5), folder,
+                  tmp_path / "lib")
     cli_rows = ds.dataset(tmp_path / "cli").to_table().sort_by("id")
     lib_rows = ds.dataset(tmp_path / "lib").to_table().sort_by("id")
     for col in ("id", "text", "parents", "content_hash", "config_hash", "generation"):

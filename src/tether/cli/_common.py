@@ -3,24 +3,43 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 StoreOpt = Annotated[
     Path | None,
     typer.Option("--store", envvar="TETHER_STORE", show_envvar=True,
-                 help="The DuckDB store file [default: ./tether.duckdb]."),
+                 help="The DuckDB store file (default: ./tether.duckdb)."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed; the same seed gives the same result.")]
+FromOpt = Annotated[str, typer.Option("--from", help="Dataset of seed (or unlabelled) samples.")]
+IntoOpt = Annotated[str, typer.Option("--into", help="Dataset to write the new samples to.")]
+RunIdOpt = Annotated[str | None, typer.Option(
+    "--run-id", help="Resume an interrupted run (or retry a run's failures) with its id.")]
 
 
 def console(stderr: bool = False) -> Console:
     return Console(stderr=stderr)
+
+
+@contextmanager
+def progress_bar(description: str, quiet: bool = False) -> Iterator[Callable[[int, int], None] | None]:
+    """A rich progress bar on stderr, as a ``progress(done, total)`` callback (None if quiet)."""
+    if quiet:
+        yield None
+        return
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console(stderr=True), transient=True) as bar:
+        task = bar.add_task(description, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
 def emit(result: Any, as_json: bool, human: Any = None) -> None:

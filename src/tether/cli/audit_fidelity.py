@@ -18,8 +18,7 @@ from tether.audit.coverage import audit_coverage
 from tether.audit.diversity import METRICS, audit_diversity
 from tether.audit.faithfulness import audit_faithfulness
 from tether.audit.mirage import audit_mirage
-from tether.cli._common import JsonOpt, StoreOpt, console, emit
-from tether.cli.generate import progress_bar
+from tether.cli._common import JsonOpt, SeedOpt, StoreOpt, console, emit, progress_bar
 from tether.cli.groups import audit_app
 from tether.store import Store
 
@@ -27,7 +26,6 @@ RealOpt = Annotated[str, typer.Option("--real", help="Dataset of real samples.")
 SyntheticOpt = Annotated[str, typer.Option(
     "--synthetic", help="Dataset of synthetic samples (the same as --real: split by origin).")]
 DatasetOpt = Annotated[str, typer.Option("--dataset", "-d", help="Dataset to audit.")]
-SeedOpt = Annotated[int, typer.Option(help="Random seed.")]
 
 
 def register() -> None:

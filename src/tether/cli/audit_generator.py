@@ -16,8 +16,7 @@ from rich.table import Table
 from tether.audit.generator import GeneratorAuditResult, audit_generator
 from tether.audit.labels import LabelIssuesResult, audit_labels
 from tether.audit.overlap import OverlapResult, audit_overlap
-from tether.cli._common import JsonOpt, StoreOpt, console, emit
-from tether.cli.generate import progress_bar
+from tether.cli._common import JsonOpt, StoreOpt, console, emit, progress_bar
 from tether.cli.groups import audit_app
 from tether.store import Store
 

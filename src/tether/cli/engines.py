@@ -16,8 +16,7 @@ from typing import Annotated, ContextManager
 import typer
 from rich.table import Table
 
-from tether.cli._common import JsonOpt, StoreOpt, emit
-from tether.cli.generate import progress_bar
+from tether.cli._common import JsonOpt, SeedOpt, StoreOpt, emit, progress_bar
 from tether.engines.base import (
     DEFAULT_BATCH_SIZE,
     AggregateResult,
@@ -44,8 +43,6 @@ OutOpt = Annotated[str, typer.Option("--out", help="Folder (or URL) to write Par
 EngineOpt = Annotated[str, typer.Option("--engine", help="local (streaming) or ray "
                                         "(needs pip install 'tether[ray]').")]
 BatchOpt = Annotated[int, typer.Option("--batch-size", help="Rows per batch.")]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (same seed, same output "
-                                      "on every engine).")]
 LabelOriginOpt = Annotated[str, typer.Option(
     "--label-origin", help="label_origin of input labels when the data does not say.")]
 

@@ -7,15 +7,23 @@ Each command builds one generator and runs it through the store with
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from tether.cli._common import JsonOpt, StoreOpt, console, counts_table, emit
+from tether.cli._common import (
+    FromOpt,
+    IntoOpt,
+    JsonOpt,
+    RunIdOpt,
+    SeedOpt,
+    StoreOpt,
+    console,
+    counts_table,
+    emit,
+    progress_bar,
+)
 from tether.cli.groups import generate_app
 from tether.errors import InputError
 from tether.generate import GenerateResult, Generator, run
@@ -33,12 +41,6 @@ from tether.generate.simulate import (
 from tether.generate.templates import TemplateGenerator, load_slots, load_templates
 from tether.store import Store
 
-FromOpt = Annotated[str, typer.Option("--from", help="Dataset of seed samples.")]
-IntoOpt = Annotated[str, typer.Option("--into", help="Dataset to write the new samples to.")]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (same seed, same output).")]
-RunIdOpt = Annotated[Optional[str], typer.Option(
-    "--run-id", help="Resume the unfinished run with this id (writes only what is missing).")]
-
 
 def register() -> None:
     generate_app.command("perturb")(perturb)
@@ -46,19 +48,6 @@ def register() -> None:
     generate_app.command("probe")(probe)
     generate_app.command("simulate-users")(simulate_users)
     generate_app.command("simulate-sensor")(simulate_sensor)
-
-
-@contextmanager
-def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
-    """A rich progress bar on stderr, as the ``progress(done, total)`` callable of ``run``."""
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console(stderr=True), transient=True) as bar:
-        task = bar.add_task(description, total=None)
-
-        def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield update
 
 
 def _run(store: Path | None, generator: Generator, source: str | None, into: str, seed: int,

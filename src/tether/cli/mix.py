@@ -8,15 +8,13 @@ import typer
 from rich.console import Group
 from rich.table import Table
 
-from tether.cli._common import JsonOpt, StoreOpt, emit
-from tether.cli.generate import progress_bar
+from tether.cli._common import JsonOpt, SeedOpt, StoreOpt, emit, progress_bar
 from tether.errors import InputError
 from tether.evaluate.sensitivity import DEFAULT_RATES, SensitivityResult, sensitivity
 from tether.evaluate.sweep import SweepResult, sweep
 from tether.mix import MixResult, mix
 from tether.store import Store
 
-SeedOpt = Annotated[int, typer.Option(help="Seed of the sampling (and of the student).")]
 TrainCmdOpt = Annotated[Optional[str], typer.Option(
     "--train-cmd", help="Your own training command, e.g. 'python train.py {train} {model}'.")]
 PredictCmdOpt = Annotated[Optional[str], typer.Option(

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from tether.cli._common import JsonOpt, StoreOpt, console, emit
+from tether.cli._common import (
+    FromOpt,
+    IntoOpt,
+    JsonOpt,
+    RunIdOpt,
+    SeedOpt,
+    StoreOpt,
+    emit,
+    progress_bar,
+)
 from tether.cli.groups import generate_app
 from tether.errors import InputError
 from tether.generate.base import GenerateResult, run
@@ -22,11 +28,6 @@ from tether.store import Store
 review_app = typer.Typer(help="Human shaping of model output: export candidates, import choices.",
                          no_args_is_help=True)
 
-FromOpt = Annotated[str, typer.Option("--from", help="Dataset of seed (or unlabelled) samples.")]
-IntoOpt = Annotated[str, typer.Option("--into", help="Dataset to write the new samples to.")]
-SeedOpt = Annotated[int, typer.Option(help="Random seed; the same seed gives the same requests.")]
-RunIdOpt = Annotated[Optional[str], typer.Option(
-    "--run-id", help="Resume an interrupted run (or retry a run's failures) with its id.")]
 
 
 def register(app: typer.Typer) -> None:
@@ -35,18 +36,6 @@ def register(app: typer.Typer) -> None:
     review_app.command("export")(review_export)
     review_app.command("import")(review_import)
     app.add_typer(review_app, name="review")
-
-
-@contextmanager
-def _progress(title: str, quiet: bool) -> Iterator[Callable[[int, int], None] | None]:
-    """A rich progress bar on stderr, as a ``progress(done, total)`` callback (none if quiet)."""
-    if quiet:
-        yield None
-        return
-    with Progress(TextColumn(title), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console(stderr=True), transient=True) as bar:
-        task = bar.add_task(title, total=None)
-        yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
 def _report(result: GenerateResult, as_json: bool) -> None:
@@ -99,7 +88,7 @@ def llm(
                           json_mode=json_mode, api_key_env=api_key_env,
                           concurrency=concurrency, timeout=timeout, max_attempts=max_attempts,
                           cache=cache or _cache_beside(s)) as generator, \
-                _progress(f"{task} with {model}", as_json) as progress:
+                progress_bar(f"{task} with {model}", as_json) as progress:
             result = run(s, generator, source, into, seed=seed, run_id=run_id,
                          batch_size=batch_size, progress=progress)
     _report(result, as_json)
@@ -140,7 +129,7 @@ def label(
             generator = SklearnTeacher.from_dataset(s, train)
         else:
             generator = ZeroShotTeacher(_descriptions(describe))
-        with _progress(f"labelling with {generator.name}", as_json) as progress:
+        with progress_bar(f"labelling with {generator.name}", as_json) as progress:
             result = run(s, generator, source, into, seed=seed, run_id=run_id,
                          batch_size=256, progress=progress)
     _report(result, as_json)

@@ -327,4 +327,4 @@ def require_columns(batch: Batch, *names: str) -> None:
 
 __all__ = ["Transform", "Aggregate", "TransformResult", "AggregateResult", "run_transform",
            "run_aggregate", "open_input", "filesystem_of", "prepare_output", "require_columns",
-           "ENGINES", "DEFAULT_BATCH_SIZE", "TetherError"]
+           "ENGINES", "DEFAULT_BATCH_SIZE"]
