@@ -133,3 +133,22 @@ def test_locate_skips_blank_lines(tmp_path):
     path = tmp_path / "a.jsonl"
     path.write_text('{"a":1}\n\n{"a":2}\n')
     assert locate(path, "jsonl", 2) == {"line": 3}
+
+
+def test_a_ragged_csv_row_is_named(seeded, tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_text("text,label\na,x\nb,x,extra\nc,x\n")
+    check_rejected(seeded, path, line=3, match="3 fields where the header has 2")
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_a_type_that_changes_after_the_inferred_sample_is_read_not_rejected(store, tmp_path, fmt):
+    path = tmp_path / f"drift.{fmt}"
+    rows = [{"text": f"t{i}", "score": i} for i in range(25_000)] + [{"text": "late", "score": "high"}]
+    if fmt == "jsonl":
+        write_jsonl(path, rows)
+    else:
+        path.write_text("text,score\n" + "".join(f"{r['text']},{r['score']}\n" for r in rows))
+    assert store.ingest("d", path, origin="real").added == 25_001
+    late = store.table("d", where="text = 'late'").column("fields").to_pylist()
+    assert json.loads(late[0]) == {"score": "high"}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -48,16 +49,45 @@ def _quote(path: str | Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
-def scan_sql(path: str | Path, fmt: str) -> str:
-    """SQL table expression that streams the file with DuckDB's reader for ``fmt``."""
+def scan_sql(path: str | Path, fmt: str, *, exhaustive: bool = False) -> str:
+    """SQL table expression that streams the file with DuckDB's reader for ``fmt``.
+
+    Column types are inferred from the first 20,480 records; ``exhaustive=True`` infers them
+    from every record (a second pass over the file), for files whose types drift later on.
+    """
     p = Path(path)
+    sample = -1 if exhaustive else 20480
     if fmt == "jsonl":
         return (f"read_json({_quote(p)}, format='newline_delimited', records=true, "
-                f"maximum_object_size={MAX_RECORD_BYTES}, sample_size=20480)")
+                f"maximum_object_size={MAX_RECORD_BYTES}, sample_size={sample})")
     if fmt == "csv":
-        return f"read_csv({_quote(p)}, header=true, all_varchar=false)"
+        return f"read_csv({_quote(p)}, header=true, sample_size={sample})"
     target = p / "**/*.parquet" if p.is_dir() else p
     return f"read_parquet({_quote(target)})"
+
+
+def type_drift(reader_error: Exception) -> bool:
+    """Whether a failed scan failed on a value whose type differs from the inferred one."""
+    text = str(reader_error)
+    return any(k in text for k in ("Failed to cast", "Could not convert", "transform error"))
+
+
+def check_csv_header(path: str | Path, columns: list[str]) -> None:
+    """Raise :class:`InputError` when DuckDB's reading of a CSV file disagrees with its header
+    (a ragged row makes the dialect sniffer give up on the delimiter): name the first row whose
+    field count differs from the header's."""
+    p = Path(path)
+    with p.open(newline="", encoding="utf-8", errors="replace") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, [])
+        if header == columns:
+            return
+        start = reader.line_num + 1
+        for row in reader:
+            if row and len(row) != len(header):
+                raise InputError(f"{len(row)} fields where the header has {len(header)}",
+                                 path=p, line=start)
+            start = reader.line_num + 1
 
 
 def check_readable(path: str | Path) -> Path:
@@ -85,7 +115,9 @@ def diagnose(path: str | Path, fmt: str, reader_error: Exception) -> InputError:
         if found is not None:
             return found
     message = str(reader_error).split("\n")[0]
-    return InputError(f"could not be read as {fmt}: {message}", path=p)
+    line = re.search(r"\b[Ll]ine:? (\d+)", str(reader_error))
+    return InputError(f"could not be read as {fmt}: {message}", path=p,
+                      line=int(line.group(1)) if line else None)
 
 
 def _lines(path: Path):

@@ -178,6 +178,10 @@ def content_hash_sql(types: Mapping[str, str],
             f"fields := {_fields_sql(types, mapping, as_text=True)})))")
 
 
+class _TypeDrift(Exception):
+    """A scan met a value of another type than the one inferred from the first records."""
+
+
 def derived_id_sql(content_hash: str = "content_hash", parents: str = "parents") -> str:
     """The SQL expression for the id of a sample that has none: its content hash, and for a
     derived sample its parents too, so that a child identical to its parent (a perturbation that
@@ -332,27 +336,34 @@ class Store:
             fmt = io.detect_format(path, fmt)
         own_run = run_id is None
         run_id = run_id or uuid.uuid4().hex[:12]
-        self.con.begin()
-        try:
-            scan, types = self._open_source(source, path, fmt)
-            self._stage(scan, types, defaults, config_json, mapping, run_id, where=(path, fmt))
-            added, skipped = self._commit_stage(dataset, where=(path, fmt))
-            if own_run:
-                self._insert_run(run_id, "ingest", dataset, generator=generator,
-                                 config_json=config_json, source=str(path) if path else None,
-                                 status="complete", added=added, skipped=skipped)
-            else:
-                self.con.execute("UPDATE runs SET added = added + ?, skipped = skipped + ? "
-                                 "WHERE run_id = ?", [added, skipped, run_id])
-            self.con.commit()
-        except BaseException:
-            self.con.rollback()
-            raise
-        finally:
-            self.con.execute("DROP VIEW IF EXISTS _staged")
-            self.con.execute("DROP TABLE IF EXISTS _stage")
-            if "_in_view" in {r[0] for r in self.con.execute("SHOW TABLES").fetchall()}:
-                self.con.unregister("_in_view")
+        # types are inferred from the first records; when a later value has another type, the
+        # write is rolled back and done again with types inferred from every record
+        for exhaustive in (False, True):
+            self.con.begin()
+            try:
+                scan, types = self._open_source(source, path, fmt, exhaustive)
+                self._stage(scan, types, defaults, config_json, mapping, run_id,
+                            where=(path, fmt))
+                added, skipped = self._commit_stage(dataset, where=(path, fmt))
+                if own_run:
+                    self._insert_run(run_id, "ingest", dataset, generator=generator,
+                                     config_json=config_json, source=str(path) if path else None,
+                                     status="complete", added=added, skipped=skipped)
+                else:
+                    self.con.execute("UPDATE runs SET added = added + ?, skipped = skipped + ? "
+                                     "WHERE run_id = ?", [added, skipped, run_id])
+                self.con.commit()
+                break
+            except _TypeDrift:
+                self.con.rollback()
+            except BaseException:
+                self.con.rollback()
+                raise
+            finally:
+                self.con.execute("DROP VIEW IF EXISTS _staged")
+                self.con.execute("DROP TABLE IF EXISTS _stage")
+                if "_in_view" in {r[0] for r in self.con.execute("SHOW TABLES").fetchall()}:
+                    self.con.unregister("_in_view")
         return IngestResult(dataset, added, skipped, run_id)
 
     @staticmethod
@@ -369,15 +380,17 @@ class Store:
             except ValueError as exc:
                 raise InputError(str(exc), field="generator") from None
 
-    def _open_source(self, source: Any, path: Path | None,
-                     fmt: str | None) -> tuple[str, dict[str, str]]:
+    def _open_source(self, source: Any, path: Path | None, fmt: str | None,
+                     exhaustive: bool = False) -> tuple[str, dict[str, str]]:
         """The table expression to read from and its column types (read from a sample)."""
         if path is not None:
-            scan = io.scan_sql(path, fmt)
+            scan = io.scan_sql(path, fmt, exhaustive=exhaustive)
             try:
                 types = {r[0]: r[1] for r in self.con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()}
             except duckdb.Error as exc:
                 raise io.diagnose(path, fmt, exc) from None
+            if fmt == "csv":
+                io.check_csv_header(path, list(types))
             return scan, types
         if isinstance(source, pa.Table):
             table = source
@@ -474,10 +487,12 @@ class Store:
                        {_lit(run_id)} AS run_id
                 FROM base
             """)
-        except duckdb.ConversionException as exc:
-            raise InputError(f"a value could not be converted: {str(exc).splitlines()[0]}",
-                             path=path) from None
         except duckdb.Error as exc:
+            if path is not None and io.type_drift(exc) and "sample_size=-1" not in scan:
+                raise _TypeDrift() from exc
+            if isinstance(exc, duckdb.ConversionException):
+                raise InputError(f"a value could not be converted: {str(exc).splitlines()[0]}",
+                                 path=path) from None
             if path is None:
                 raise
             raise io.diagnose(path, fmt, exc) from None
