@@ -784,11 +784,37 @@ class Store:
 
     def table(self, name: str, where: str | None = None, params: list | None = None) -> pa.Table:
         """Dataset ``name`` as an Arrow table: user fields (``text``, ``label``, ``fields`` as JSON
-        text) and every provenance field, in insertion order. ``where`` filters with SQL."""
-        self._require(name)
+        text) and every provenance field, in insertion order. ``where`` filters with SQL.
+
+        ``name`` may also be a Parquet file or folder (what ``tether run`` writes: data too large
+        for the store keeps its provenance in columns); it is read in the same shape, so every
+        audit and evaluation that takes a dataset name takes such a path too.
+        """
         cond = f" AND ({where})" if where else ""
+        if not self.has_dataset(name) and (Path(name).suffix in (".parquet", ".pq")
+                                           or Path(name).is_dir()):
+            return self._parquet_table(Path(name), cond, params)
+        self._require(name)
         return self.arrow(f"SELECT {', '.join(_STORED_COLUMNS[1:])} FROM samples "
                           f"WHERE dataset = ?{cond} ORDER BY rowid", [name, *(params or [])])
+
+    def _parquet_table(self, path: Path, cond: str, params: list | None) -> pa.Table:
+        if not path.exists():
+            raise NotFoundError(f"no such Parquet file or folder: {path}")
+        scan = io.scan_sql(path, "parquet")
+        types = {r[0]: r[1] for r in self.con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()}
+        schema = {r[0]: r[1] for r in self.con.execute("DESCRIBE samples").fetchall()}
+        mapping = {"text": "text", "label": "label", "id": "id"}
+        columns = []
+        for col in _STORED_COLUMNS[1:]:
+            if col == "fields":
+                columns.append(f"{_fields_sql(types, mapping, as_text=False)} AS fields")
+            elif col in types:
+                columns.append(f"CAST({_ident(col)} AS {schema[col]}) AS {col}")
+            else:
+                columns.append(f"{'[]' if col == 'parents' else 'NULL'}::{schema[col]} AS {col}")
+        return self.arrow(f"SELECT * FROM (SELECT {', '.join(columns)} FROM {scan}) "
+                          f"WHERE true{cond}", params)
 
     def records(self, name: str, where: str | None = None,
                 params: list | None = None) -> list[dict[str, Any]]:

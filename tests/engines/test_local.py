@@ -224,3 +224,24 @@ def test_integer_ids_become_text_parents(tmp_path):
     run_transform(perturb_transform("typos=0.1", seed=0), tmp_path / "in.parquet",
                   tmp_path / "out")
     assert sorted(read(tmp_path / "out").column("parents").to_pylist()) == [["10"], ["11"]]
+
+
+def test_parquet_output_is_audited_in_place_of_a_dataset(store, folder, tmp_path):
+    """Data too large for the store keeps its provenance in Parquet columns; audits and
+    evaluation take the path wherever they take a dataset name."""
+    from tether.audit.diversity import audit_diversity
+    from tether.audit.mirage import audit_mirage
+
+    run_transform(perturb_transform("typos=0.05,casing=0.1", seed=5), folder, tmp_path / "out")
+    table = store.table(str(tmp_path / "out"))
+    assert table.num_rows == 300
+    assert set(table.column("origin").to_pylist()) == {"synthetic"}
+    assert set(table.column("generation").to_pylist()) == {1}
+    assert all(len(p) == 1 for p in table.column("parents").to_pylist())
+    assert '"operations"' in table.column("fields")[0].as_py()
+    seeds = store.table(str(folder))
+    assert seeds.num_rows == 300 and seeds.column("parents").to_pylist()[0] == []
+    mirage = audit_mirage(store, str(folder), str(tmp_path / "out"), permutations=10)
+    assert mirage.n_real == 300 and mirage.n_synthetic == 300 and mirage.c2st_auc > 0.8
+    assert store.latest_audit("mirage")["params"]["synthetic"] == str(tmp_path / "out")
+    assert audit_diversity(store, str(tmp_path / "out")).by_generation
