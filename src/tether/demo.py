@@ -118,7 +118,7 @@ def run_demo(out_dir: str | Path = "tether-demo", *, seed: int = 0, small: bool 
         templates = TemplateGenerator(load_templates(_demo_file("news_templates.json")),
                                       load_slots(_demo_file("news_slots.json")),
                                       n=150 if small else 400)
-        run(store, templates, None, "synthetic-templates", seed=seed)
+        run(store, templates, None, "synthetic-templates", seed=seed, domain="news", task="topic")
         step(STAGES[3])
         profile = fit_user_profile(store.table("real-seed").column("text").to_pylist())
         run(store, SimulatedUsers(profile, fitted_on="real-seed"), "synthetic-templates",

@@ -129,8 +129,8 @@ def diversity(dataset: DatasetOpt,
 
 def faithfulness(dataset: DatasetOpt,
                  classifier_train: Annotated[Optional[str], typer.Option(
-                     help="Dataset to train the classifier on [default: the store's real, "
-                          "human-labelled samples that are not parents].")] = None,
+                     help="Dataset to train the classifier on (default: the store's real, "
+                          "human-labelled samples that are not parents).")] = None,
                  worst: Annotated[int, typer.Option(help="Worst cases to list.")] = 10,
                  seed: SeedOpt = 0, store: StoreOpt = None, as_json: JsonOpt = False) -> None:
     """Share of derived samples whose predicted label differs from their parent's.

@@ -93,7 +93,7 @@ def eval_command(
     ] = False,
     metric: Annotated[Optional[list[str]], typer.Option(
         "--metric", help="accuracy|macro_f1|weighted_f1|balanced_accuracy (repeatable; the first "
-                         "is the pass metric) [default: accuracy, macro_f1].")] = None,
+                         "is the pass metric) (default: accuracy, macro_f1).")] = None,
     alpha: Annotated[float, typer.Option(help="1 - confidence level of the intervals.")] = 0.05,
     fail_on_regression: Annotated[bool, typer.Option(
         "--fail-on-regression", help="Exit 1 when a synthetic unit-test suite fails.")] = False,

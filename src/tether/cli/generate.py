@@ -51,9 +51,10 @@ def register() -> None:
 
 
 def _run(store: Path | None, generator: Generator, source: str | None, into: str, seed: int,
-         run_id: str | None, as_json: bool) -> GenerateResult:
+         run_id: str | None, as_json: bool, **options: str | None) -> GenerateResult:
     with Store(store) as s, progress_bar(f"{generator.ref} → {into}") as progress:
-        result = run(s, generator, source, into, seed=seed, run_id=run_id, progress=progress)
+        result = run(s, generator, source, into, seed=seed, run_id=run_id, progress=progress,
+                     **options)
     emit(result, as_json, f"{result.dataset}: added {result.added}, failed {result.failed} "
                           f"(run {result.run_id})")
     return result
@@ -93,7 +94,9 @@ def template(
     slots: Annotated[Path, typer.Option("--slots", help="JSON file: slot name → list of values.")],
     into: IntoOpt,
     n: Annotated[Optional[int], typer.Option("--n", help="Draw this many combinations "
-                                             "[default: all].")] = None,
+                                             "(default: all).")] = None,
+    domain: Annotated[Optional[str], typer.Option(help="What the samples are about.")] = None,
+    task: Annotated[Optional[str], typer.Option(help="What the samples are for.")] = None,
     seed: SeedOpt = 0,
     run_id: RunIdOpt = None,
     store: StoreOpt = None,
@@ -105,7 +108,7 @@ def template(
     """
     generator = TemplateGenerator(load_templates(templates), load_slots(slots), n,
                                   templates_path=templates, slots_path=slots)
-    _run(store, generator, None, into, seed, run_id, as_json)
+    _run(store, generator, None, into, seed, run_id, as_json, domain=domain, task=task)
 
 
 def probe(

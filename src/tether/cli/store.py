@@ -46,7 +46,7 @@ def ingest(
     text_field: Annotated[str, typer.Option(help="Field holding the text.")] = "text",
     label_field: Annotated[str, typer.Option(help="Field holding the label.")] = "label",
     id_field: Annotated[str, typer.Option(help="Field holding the id (derived from content when absent).")] = "id",
-    fmt: Annotated[Optional[str], typer.Option("--format", help="jsonl|csv|parquet [default: from the suffix].")] = None,
+    fmt: Annotated[Optional[str], typer.Option("--format", help="jsonl|csv|parquet (default: from the suffix).")] = None,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -91,16 +91,17 @@ def show(name: Annotated[str, typer.Argument(help="Dataset name.")],
     if as_json:
         emit(summary, True)
         return
+    from rich.columns import Columns
     from rich.console import Group
 
-    parts = [f"[bold]{name}[/]: {summary.count} samples, synthetic share "
-             f"{summary.synthetic_share:.1%}"]
-    for title, key in [("origin", "by_origin"), ("family", "by_family"),
-                       ("generator", "by_generator"), ("label origin", "by_label_origin"),
-                       ("generation", "by_generation"), ("domain", "by_domain"),
-                       ("task", "by_task")]:
-        parts.append(counts_table(title, getattr(summary, key).items(), (title, "samples")))
-    emit(summary, False, Group(*parts))
+    tables = [counts_table(title, getattr(summary, key).items(), (title, "samples"))
+              for title, key in [("origin", "by_origin"), ("family", "by_family"),
+                                 ("generator", "by_generator"),
+                                 ("label origin", "by_label_origin"),
+                                 ("generation", "by_generation"), ("domain", "by_domain"),
+                                 ("task", "by_task")]]
+    emit(summary, False, Group(f"[bold]{name}[/]: {summary.count} samples, synthetic share "
+                               f"{summary.synthetic_share:.1%}", Columns(tables, padding=(1, 3))))
 
 
 def lineage(sample_id: Annotated[str, typer.Argument(metavar="ID", help="Sample id.")],
@@ -120,7 +121,7 @@ def lineage(sample_id: Annotated[str, typer.Argument(metavar="ID", help="Sample 
 
 def export(name: Annotated[str, typer.Argument(help="Dataset name.")],
            out: Annotated[Path, typer.Option("--out", help="File to write.")],
-           fmt: Annotated[Optional[str], typer.Option("--format", help="jsonl|csv|parquet [default: from the suffix].")] = None,
+           fmt: Annotated[Optional[str], typer.Option("--format", help="jsonl|csv|parquet (default: from the suffix).")] = None,
            store: StoreOpt = None, as_json: JsonOpt = False) -> None:
     """Write a dataset with every provenance field, and a dataset card beside it.
 

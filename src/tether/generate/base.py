@@ -111,12 +111,15 @@ def run(
     batch_size: int = 1000,
     progress: Any = None,
     seeds: Iterable[Mapping[str, Any]] | None = None,
+    domain: str | None = None,
+    task: str | None = None,
 ) -> GenerateResult:
     """Run ``generator`` on the samples of dataset ``source`` and write its output to ``into``.
 
     Each batch is written in its own transaction; an interrupted run started again with the same
     ``run_id`` writes only what is missing. ``seeds`` overrides the rows read from ``source``.
     ``progress`` is a callable ``progress(done, total)`` (the CLI passes a rich progress bar).
+    ``domain`` and ``task`` apply to new samples that do not inherit their own.
     """
     rows = list(seeds) if seeds is not None else store.records(source) if source else []
     run_id = store.start_run("generate", into, generator=generator.ref, config=generator.config(),
@@ -134,7 +137,7 @@ def run(
                     sample.setdefault("origin", "synthetic")
                 result = store.ingest(into, made, family=generator.family, generator=generator.ref,
                                       generator_config=generator.config(), run_id=run_id,
-                                      text_field=generator.text_field)
+                                      text_field=generator.text_field, domain=domain, task=task)
                 added += result.added
                 skipped += result.skipped_duplicates
             if progress is not None:
