@@ -362,8 +362,7 @@ class Store:
             finally:
                 self.con.execute("DROP VIEW IF EXISTS _staged")
                 self.con.execute("DROP TABLE IF EXISTS _stage")
-                if "_in_view" in {r[0] for r in self.con.execute("SHOW TABLES").fetchall()}:
-                    self.con.unregister("_in_view")
+                self.con.unregister("_in_view")  # a no-op when the source was a file
         return IngestResult(dataset, added, skipped, run_id)
 
     @staticmethod
@@ -441,6 +440,12 @@ class Store:
             config_sql = f"coalesce({raw}, {_lit(config_json)}::JSON)"
         else:
             config_sql = f"{_lit(config_json)}::JSON"
+        # one configuration for the whole input is hashed once here, not once per row
+        if "generator_config" in types:
+            config_hash_sql = "substr(sha256(CAST(generator_config AS VARCHAR)), 1, 16)"
+        else:
+            fixed = config_hash(json.loads(config_json)) if config_json else None
+            config_hash_sql = f"{_lit(fixed)}::VARCHAR"
         if "parents" in types:
             ptype = types["parents"]
             if ptype in ("VARCHAR", "JSON"):
@@ -481,7 +486,7 @@ class Store:
                     FROM {scan}
                 )
                 SELECT *, coalesce(given_id, {derived_id_sql()}) AS id,
-                       substr(sha256(CAST(generator_config AS VARCHAR)), 1, 16) AS config_hash,
+                       {config_hash_sql} AS config_hash,
                        CAST(CASE WHEN origin = 'real' THEN 0 WHEN len(parents) = 0 THEN 1 END
                             AS INTEGER) AS generation,
                        {_lit(run_id)} AS run_id

@@ -1,5 +1,6 @@
-"""Small pure statistics shared by the audits: DeLong AUC variance, Wilson and normal intervals,
-percentile intervals. Each returns plain floats.
+"""Small pure statistics shared by the audits: DeLong AUC variance and percentile intervals, and
+the Wilson and normal intervals of :mod:`tether.evaluate.intervals` in the audits' convention
+(a confidence ``level``, lists for JSON). Each returns plain floats.
 
 Example:
     >>> auc, se = delong([0.9, 0.8, 0.7], [0.1, 0.75, 0.2])
@@ -13,6 +14,8 @@ from collections.abc import Sequence
 
 import numpy as np
 from scipy import stats
+
+from tether.evaluate.intervals import wilson_interval, z_interval
 
 Z95 = float(stats.norm.ppf(0.975))
 
@@ -36,16 +39,15 @@ def delong(positive: Sequence[float], negative: Sequence[float]) -> tuple[float,
 
 def auc_interval(auc: float, se: float, level: float = 0.95) -> list[float]:
     """Normal interval ``auc ± z·se`` clipped to [0, 1]."""
-    z = float(stats.norm.ppf(0.5 + level / 2))
-    return [float(max(0.0, auc - z * se)), float(min(1.0, auc + z * se))]
+    lo, hi = z_interval(auc, se, alpha=1 - level)
+    return [max(0.0, lo), min(1.0, hi)]
 
 
 def wilson(successes: int, n: int, level: float = 0.95) -> list[float]:
-    """Wilson score interval of a proportion (``[nan, nan]`` when ``n == 0``)."""
+    """Wilson score interval of a proportion (``[nan, nan]`` when ``n == 0``), as a list."""
     if n == 0:
         return [float("nan"), float("nan")]
-    ci = stats.binomtest(int(successes), int(n)).proportion_ci(level, method="wilson")
-    return [float(ci.low), float(ci.high)]
+    return list(wilson_interval(int(successes), int(n), alpha=1 - level))
 
 
 def mean_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, list[float]]:
@@ -57,8 +59,7 @@ def mean_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, 
     mean = float(v.mean())
     if v.size == 1:
         return mean, [mean, mean]
-    half = float(stats.norm.ppf(0.5 + level / 2)) * float(v.std(ddof=1)) / np.sqrt(v.size)
-    return mean, [mean - half, mean + half]
+    return mean, list(z_interval(mean, float(v.std(ddof=1)) / np.sqrt(v.size), alpha=1 - level))
 
 
 def percentile_interval(draws: Sequence[float], level: float = 0.95) -> list[float]:

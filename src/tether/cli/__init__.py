@@ -18,8 +18,8 @@ from tether.cli import evaluate as evaluate_commands
 from tether.cli import generate as generate_commands
 from tether.cli import groups
 from tether.cli import mix as mix_commands
-from tether.cli import report as report_commands
 from tether.cli import model as model_commands
+from tether.cli import report as report_commands
 from tether.cli import store as store_commands
 from tether.cli._common import console
 from tether.errors import TetherError

@@ -51,6 +51,27 @@ def emit(result: Any, as_json: bool, human: Any = None) -> None:
     console().print(human if human is not None else result)
 
 
+def ci_text(ci: list[float | None] | tuple[float, float] | None) -> str:
+    """An interval as ``[lo, hi]`` to three decimals, ``-`` when there is none.
+
+    >>> ci_text([0.1234, 0.5]), ci_text(None)
+    ('[0.123, 0.500]', '-')
+    """
+    if ci is None or ci[0] is None:
+        return "-"
+    return f"[{ci[0]:.3f}, {ci[1]:.3f}]"
+
+
+def table(title: str, columns: list[str], rows: Iterable[Iterable[Any]]) -> Table:
+    """A result table: first column left, the rest right-aligned, floats to three decimals."""
+    out = Table(title=title, title_justify="left", show_edge=False)
+    for i, col in enumerate(columns):
+        out.add_column(col, justify="left" if i == 0 else "right")
+    for row in rows:
+        out.add_row(*(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row))
+    return out
+
+
 def counts_table(title: str, rows: Iterable[tuple[str, Any]], headers: tuple[str, str]) -> Table:
     table = Table(title=title, title_justify="left", show_edge=False)
     table.add_column(headers[0])

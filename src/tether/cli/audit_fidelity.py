@@ -12,13 +12,21 @@ from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Group
-from rich.table import Table
 
 from tether.audit.coverage import audit_coverage
 from tether.audit.diversity import METRICS, audit_diversity
 from tether.audit.faithfulness import audit_faithfulness
 from tether.audit.mirage import audit_mirage
-from tether.cli._common import JsonOpt, SeedOpt, StoreOpt, console, emit, progress_bar
+from tether.cli._common import (
+    JsonOpt,
+    SeedOpt,
+    StoreOpt,
+    ci_text,
+    console,
+    emit,
+    progress_bar,
+    table,
+)
 from tether.cli.groups import audit_app
 from tether.store import Store
 
@@ -36,21 +44,8 @@ def register() -> None:
     audit_app.command("faithfulness")(faithfulness)
 
 
-def _ci(ci: list[Any]) -> str:
-    return "-" if ci is None or ci[0] is None else f"[{ci[0]:.3f}, {ci[1]:.3f}]"
-
-
 def _num(x: Any) -> str:
     return "-" if x is None else f"{x:.3g}"
-
-
-def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
-    table = Table(title=title, title_justify="left", show_edge=False)
-    for i, col in enumerate(columns):
-        table.add_column(col, justify="left" if i == 0 else "right")
-    for row in rows:
-        table.add_row(*map(str, row))
-    return table
 
 
 def mirage(real: RealOpt, synthetic: SyntheticOpt,
@@ -73,11 +68,11 @@ def mirage(real: RealOpt, synthetic: SyntheticOpt,
         return
     prof = result.profile
     head = (f"[bold]mirage[/] {real} ({result.n_real}) vs {synthetic} ({result.n_synthetic}): "
-            f"C2ST AUC {result.c2st_auc:.3f} {_ci(result.auc_ci)}, p = {result.p_value:.3g}")
-    stats = _table("profile", ["statistic", "real", "synthetic", "Cliff's delta", "p (BH)", "flag"],
+            f"C2ST AUC {result.c2st_auc:.3f} {ci_text(result.auc_ci)}, p = {result.p_value:.3g}")
+    stats = table("profile", ["statistic", "real", "synthetic", "Cliff's delta", "p (BH)", "flag"],
                    [[k, _num(v.real_mean), _num(v.synthetic_mean), _num(v.cliffs_delta),
                      _num(v.p_adjusted), v.flag or ""] for k, v in prof.stats.items()])
-    feats = _table("giveaways", ["feature", "weight"],
+    feats = table("giveaways", ["feature", "weight"],
                    [[f["feature"], f"{f['weight']:.3g}"] for f in result.top_features[:10]])
     emit(result, False, Group(head, stats, feats,
                               "most synthetic-looking: " + ", ".join(result.most_synthetic[:10])))
@@ -96,12 +91,12 @@ def coverage(real: RealOpt, synthetic: SyntheticOpt,
     with Store(store) as s, console(stderr=True).status("measuring coverage"):
         result = audit_coverage(s, real, synthetic, k=k, clusters=clusters, threshold=threshold,
                                 embedding=embedding, seed=seed)
-    head = (f"[bold]coverage[/] precision {result.precision:.3f} {_ci(result.precision_ci)}, "
-            f"recall {result.recall:.3f} {_ci(result.recall_ci)}")
-    labels = _table("by label", ["label", "precision", "recall", "real", "synthetic"],
+    head = (f"[bold]coverage[/] precision {result.precision:.3f} {ci_text(result.precision_ci)}, "
+            f"recall {result.recall:.3f} {ci_text(result.recall_ci)}")
+    labels = table("by label", ["label", "precision", "recall", "real", "synthetic"],
                     [[k_, _num(v["precision"]), _num(v["recall"]), v["n_real"], v["n_synthetic"]]
                      for k_, v in result.by_label.items()])
-    modes = _table("uncovered real modes", ["cluster", "size", "reached", "label", "examples"],
+    modes = table("uncovered real modes", ["cluster", "size", "reached", "label", "examples"],
                    [[m.cluster, m.size, f"{m.reached:.2f}", m.label or "", ", ".join(m.examples[:3])]
                     for m in result.uncovered_real])
     emit(result, as_json, Group(head, labels, modes))
@@ -120,7 +115,7 @@ def diversity(dataset: DatasetOpt,
     for title, groups in (("by generation", result.by_generation),
                           ("by generator", result.by_generator), ("over time", result.over_time)):
         if groups:
-            parts.append(_table(title, ["group", "n", *METRICS],
+            parts.append(table(title, ["group", "n", *METRICS],
                                 [[g.group, g.n, *(_num(g.metrics[m]["value"]) for m in METRICS)]
                                  for g in groups]))
     parts += [f"[bold yellow]warning:[/] {w}" for w in result.warnings] or ["no falling diversity"]
@@ -141,13 +136,13 @@ def faithfulness(dataset: DatasetOpt,
         result = audit_faithfulness(s, dataset, classifier_train=classifier_train, worst=worst,
                                     seed=seed)
     head = (f"[bold]faithfulness[/] {result.n_children} children: label flips "
-            f"{result.flip_rate:.1%} {_ci(result.flip_ci)}, similarity {_num(result.similarity)}")
-    groups = [_table(title, [title.split()[-1], "n", "flip rate", "interval", "similarity"],
-                     [[k, v.n, f"{v.flip_rate:.1%}", _ci(v.flip_ci), _num(v.similarity)]
+            f"{result.flip_rate:.1%} {ci_text(result.flip_ci)}, similarity {_num(result.similarity)}")
+    groups = [table(title, [title.split()[-1], "n", "flip rate", "interval", "similarity"],
+                     [[k, v.n, f"{v.flip_rate:.1%}", ci_text(v.flip_ci), _num(v.similarity)]
                       for k, v in by.items()])
               for title, by in (("by generator", result.by_generator),
                                 ("by operation", result.by_operation))]
-    worst_rows = _table("worst cases", ["child", "parent", "labels", "similarity"],
+    worst_rows = table("worst cases", ["child", "parent", "labels", "similarity"],
                         [[w["child_id"], w["parent_id"], f"{w['parent_label']} -> {w['child_label']}",
                           f"{w['similarity']:.2f}"] for w in result.worst])
     emit(result, as_json, Group(head, *groups, worst_rows))

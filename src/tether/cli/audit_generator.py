@@ -16,7 +16,7 @@ from rich.table import Table
 from tether.audit.generator import GeneratorAuditResult, audit_generator
 from tether.audit.labels import LabelIssuesResult, audit_labels
 from tether.audit.overlap import OverlapResult, audit_overlap
-from tether.cli._common import JsonOpt, StoreOpt, console, emit, progress_bar
+from tether.cli._common import JsonOpt, StoreOpt, ci_text, console, emit, progress_bar, table
 from tether.cli.groups import audit_app
 from tether.store import Store
 
@@ -26,19 +26,6 @@ def register() -> None:
     audit_app.command("overlap")(overlap)
     audit_app.command("labels")(labels)
     audit_app.command("generator")(generator)
-
-
-def _ci(ci: list[float] | None) -> str:
-    return "-" if ci is None else f"[{ci[0]:.3f}, {ci[1]:.3f}]"
-
-
-def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
-    table = Table(title=title, title_justify="left", show_edge=False)
-    for i, col in enumerate(columns):
-        table.add_column(col, justify="left" if i == 0 else "right")
-    for row in rows:
-        table.add_row(*(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row))
-    return table
 
 
 def overlap(
@@ -66,15 +53,15 @@ def overlap(
 def _overlap_human(r: OverlapResult) -> Group:
     parts: list[Any] = [
         f"[bold]{r.contaminated_eval}[/] of {r.eval_count} eval samples contaminated "
-        f"({r.contamination_rate:.1%}, 95% CI {_ci(r.contamination_ci)}): "
+        f"({r.contamination_rate:.1%}, 95% CI {ci_text(r.contamination_ci)}): "
         f"{r.near_duplicate_eval} near-duplicates, {r.ngram_eval} by shared n-grams",
         f"[dim]{r.method}[/]",
     ]
     if r.pairs:
-        parts.append(_table("near-duplicates", ["train id", "eval id", "jaccard"],
+        parts.append(table("near-duplicates", ["train id", "eval id", "jaccard"],
                             [[p["train_id"], p["eval_id"], p["jaccard"]] for p in r.pairs[:20]]))
     if r.ngram_overlap:
-        parts.append(_table("shared n-grams", ["train id", "eval id", "shared"],
+        parts.append(table("shared n-grams", ["train id", "eval id", "shared"],
                             [[p["train_id"], p["eval_id"], p["shared_ngrams"]]
                              for p in r.ngram_overlap[:20]]))
     m = r.memorization
@@ -83,11 +70,11 @@ def _overlap_human(r: OverlapResult) -> Group:
         parts += [
             f"memorization: {verdict} — median distance to the closest source record "
             f"{m.synthetic_median:.3f} (synthetic) vs {m.holdout_median:.3f} (unseen real), "
-            f"difference {m.median_difference:+.3f} {_ci(m.median_difference_ci)}, "
+            f"difference {m.median_difference:+.3f} {ci_text(m.median_difference_ci)}, "
             f"Mann–Whitney p = {m.p_value:.3g}; copies (Jaccard ≥ {m.copy_threshold}): "
-            f"{m.copy_share_synthetic:.1%} {_ci(m.copy_share_synthetic_ci)} vs "
-            f"{m.copy_share_holdout:.1%} {_ci(m.copy_share_holdout_ci)}",
-            _table("closest synthetic samples", ["id", "distance", "nearest real"],
+            f"{m.copy_share_synthetic:.1%} {ci_text(m.copy_share_synthetic_ci)} vs "
+            f"{m.copy_share_holdout:.1%} {ci_text(m.copy_share_holdout_ci)}",
+            table("closest synthetic samples", ["id", "distance", "nearest real"],
                    [[x["id"], x["distance"], x["nearest_real_id"]] for x in m.synthetic[:10]]),
         ]
     return Group(*parts)
@@ -111,17 +98,17 @@ def labels(
 
 def _labels_human(r: LabelIssuesResult) -> Group:
     def groups(title: str, by: dict[str, dict[str, Any]]) -> Table:
-        return _table(title, [title, "samples", "issues", "rate", "95% CI"],
-                      [[g or "(none)", v["n"], v["issues"], v["rate"], _ci(v["rate_ci"])]
+        return table(title, [title, "samples", "issues", "rate", "95% CI"],
+                      [[g or "(none)", v["n"], v["issues"], v["rate"], ci_text(v["rate_ci"])]
                        for g, v in by.items()])
 
     return Group(
         f"[bold]{r.issue_count}[/] likely label issues in {r.n} samples "
-        f"({r.issue_rate:.1%}, 95% CI {_ci(r.issue_rate_ci)})",
+        f"({r.issue_rate:.1%}, 95% CI {ci_text(r.issue_rate_ci)})",
         f"[dim]{r.method}[/]",
         groups("label origin", r.by_label_origin),
         groups("generator", r.by_generator),
-        _table("issues (lowest self-confidence first)",
+        table("issues (lowest self-confidence first)",
                ["id", "given", "suggested", "self-confidence"],
                [[i["id"], i["given"], i["suggested"], i["self_confidence"]]
                 for i in r.issues[:20]]),
@@ -149,26 +136,26 @@ def _generator_human(r: GeneratorAuditResult) -> Group:
     labels = r.confusion["labels"]
     skew = r.label_skew
     parts: list[Any] = [
-        f"accuracy [bold]{r.accuracy:.3f}[/] {_ci(r.accuracy_ci)} on {r.n} matched items; "
+        f"accuracy [bold]{r.accuracy:.3f}[/] {ci_text(r.accuracy_ci)} on {r.n} matched items; "
         f"{r.errors} errors, systematic share {r.systematic_share:.2f} "
-        f"{_ci(r.systematic_share_ci)}, hard-mistake rate {r.hard_error_rate:.3f} "
-        f"{_ci(r.hard_error_rate_ci)}; uniform-noise test p = {r.uniformity_test['p_value']:.3g}",
-        f"label skew: TVD {skew['tvd']:.3f} {_ci(skew['tvd_ci'])}, balance "
+        f"{ci_text(r.systematic_share_ci)}, hard-mistake rate {r.hard_error_rate:.3f} "
+        f"{ci_text(r.hard_error_rate_ci)}; uniform-noise test p = {r.uniformity_test['p_value']:.3g}",
+        f"label skew: TVD {skew['tvd']:.3f} {ci_text(skew['tvd_ci'])}, balance "
         f"{skew['balance_real']:.3f} (real) → {skew['balance_generated']:.3f} (generated), "
         f"Stuart–Maxwell p = {skew['p_value']:.3g}",
         f"[dim]{r.method}[/]",
-        _table("confusion (rows gold, columns generated)", ["gold", *labels],
+        table("confusion (rows gold, columns generated)", ["gold", *labels],
                [[g, *row] for g, row in zip(labels, r.confusion["matrix"])]),
-        _table("per class", ["label", "precision", "95% CI", "recall", "95% CI"],
-               [[k, v["precision"] if v["precision"] is not None else "-", _ci(v["precision_ci"]),
-                 v["recall"] if v["recall"] is not None else "-", _ci(v["recall_ci"])]
+        table("per class", ["label", "precision", "95% CI", "recall", "95% CI"],
+               [[k, v["precision"] if v["precision"] is not None else "-", ci_text(v["precision_ci"]),
+                 v["recall"] if v["recall"] is not None else "-", ci_text(v["recall_ci"])]
                 for k, v in r.per_class.items()]),
-        _table("top confusions", ["gold → generated", "count", "uniform expectation", "excess"],
+        table("top confusions", ["gold → generated", "count", "uniform expectation", "excess"],
                [[f"{c['gold']} → {c['generated']}", c["count"], c["expected_uniform"],
                  c["excess"]] for c in r.top_confusions]),
     ]
     if r.answers is not None:
         a = r.answers
         parts.append(f"answers: length ratio (generated/real words) {a['length_ratio']:.2f} "
-                     f"{_ci(a['length_ratio_ci'])} over {a['n']} pairs")
+                     f"{ci_text(a['length_ratio_ci'])} over {a['n']} pairs")
     return Group(*parts)

@@ -17,6 +17,7 @@ import typer
 from rich.table import Table
 
 from tether.cli._common import JsonOpt, SeedOpt, StoreOpt, emit, progress_bar
+from tether.cli.generate import OpsOpt
 from tether.engines.base import (
     DEFAULT_BATCH_SIZE,
     AggregateResult,
@@ -79,9 +80,7 @@ def _transform(fn: Transform, input_: str, out: str, engine: str, batch_size: in
 def perturb(
     input_: InputOpt,
     out: OutOpt,
-    ops: Annotated[str, typer.Option("--ops", help="Operations as name=rate, comma-separated: "
-                                     "typos, drops, swaps, casing, whitespace, punctuation, "
-                                     "truncate, sentences, pieces.")],
+    ops: OpsOpt,
     seed: SeedOpt = 0,
     n_per_seed: Annotated[int, typer.Option("--n-per-seed", help="Children per row.")] = 1,
     engine: EngineOpt = "local",

@@ -9,7 +9,7 @@ import typer
 from rich.console import Group
 from rich.table import Table
 
-from tether.cli._common import JsonOpt, StoreOpt, emit
+from tether.cli._common import JsonOpt, StoreOpt, ci_text, emit
 from tether.errors import InputError
 from tether.evaluate.ppi import ESTIMATE_METRICS, EstimateResult, estimate
 from tether.evaluate.suites import EvalResult, evaluate_suites, save_suite_threshold
@@ -19,10 +19,6 @@ from tether.store import Store
 def register(app: typer.Typer) -> None:
     app.command(name="eval")(eval_command)
     app.command(name="estimate")(estimate_command)
-
-
-def _ci(ci) -> str:
-    return f"[{ci[0]:.3f}, {ci[1]:.3f}]"
 
 
 def _parse_thresholds(values: list[str] | None) -> float | dict[str, float] | None:
@@ -60,7 +56,7 @@ def _eval_human(result: EvalResult) -> Group:
             table.add_column("threshold", justify="right")
             table.add_column("result")
         for s in suites:
-            cells = [s.suite, str(s.n)] + [f"{s.metrics[m].estimate:.3f} {_ci(s.metrics[m].ci)}"
+            cells = [s.suite, str(s.n)] + [f"{s.metrics[m].estimate:.3f} {ci_text(s.metrics[m].ci)}"
                                           for m in names]
             if s.origin == "synthetic":
                 verdict = {True: "[green]pass[/]", False: "[red]FAIL[/]", None: "-"}[s.passed]
@@ -70,7 +66,7 @@ def _eval_human(result: EvalResult) -> Group:
     if result.inflation:
         inf = result.inflation
         parts.append(f"inflation gap (synthetic − real accuracy): {inf.gap:+.3f} "
-                     f"{_ci(inf.ci)}  [{inf.method}]")
+                     f"{ci_text(inf.ci)}  [{inf.method}]")
     parts += [f"[yellow]warning:[/] {w}" for w in result.warnings]
     return Group(*parts)
 
@@ -135,12 +131,12 @@ def _estimate_human(result: EstimateResult) -> Table:
     for col in ("method", "estimate", "interval", "effective n"):
         table.add_column(col, justify="left" if col == "method" else "right")
     eff = result.effective_n
-    table.add_row("classical", f"{result.classical.estimate:.4f}", _ci(result.classical.ci),
+    table.add_row("classical", f"{result.classical.estimate:.4f}", ci_text(result.classical.ci),
                   str(result.n_gold))
-    table.add_row("PPI", f"{result.ppi.estimate:.4f}", _ci(result.ppi.ci),
+    table.add_row("PPI", f"{result.ppi.estimate:.4f}", ci_text(result.ppi.ci),
                   "-" if eff["ppi"] is None else f"{eff['ppi']:.0f}")
     table.add_row(f"PPI++ (λ={result.lam:.3f})", f"{result.ppi_pp.estimate:.4f}",
-                  _ci(result.ppi_pp.ci), "-" if eff["ppi_pp"] is None else f"{eff['ppi_pp']:.0f}")
+                  ci_text(result.ppi_pp.ci), "-" if eff["ppi_pp"] is None else f"{eff['ppi_pp']:.0f}")
     return table
 
 

@@ -27,7 +27,7 @@ from tether.cli._common import (
 from tether.cli.groups import generate_app
 from tether.errors import InputError
 from tether.generate import GenerateResult, Generator, run
-from tether.generate.perturb import PerturbGenerator, Pipeline
+from tether.generate.perturb import OPS, PerturbGenerator, Pipeline
 from tether.generate.probes import ATTACKS, ProbeGenerator
 from tether.generate.simulate import (
     SimulatedSensor,
@@ -41,6 +41,8 @@ from tether.generate.simulate import (
 from tether.generate.templates import TemplateGenerator, load_slots, load_templates
 from tether.store import Store
 
+OpsOpt = Annotated[str, typer.Option(
+    "--ops", help=f"Operations as name=rate, comma-separated: {', '.join(OPS)}.")]
 
 def register() -> None:
     generate_app.command("perturb")(perturb)
@@ -71,9 +73,7 @@ def _show_profile(title: str, profile: Any, as_json: bool) -> None:
 def perturb(
     from_: FromOpt,
     into: IntoOpt,
-    ops: Annotated[str, typer.Option("--ops", help="Operations as name=rate, comma-separated: "
-                                     "typos, drops, swaps, casing, whitespace, punctuation, "
-                                     "truncate, sentences, pieces.")],
+    ops: OpsOpt,
     seed: SeedOpt = 0,
     n_per_seed: Annotated[int, typer.Option("--n-per-seed", help="Children per seed.")] = 1,
     run_id: RunIdOpt = None,

@@ -8,7 +8,7 @@ import typer
 from rich.console import Group
 from rich.table import Table
 
-from tether.cli._common import JsonOpt, SeedOpt, StoreOpt, emit, progress_bar
+from tether.cli._common import JsonOpt, SeedOpt, StoreOpt, ci_text, emit, progress_bar
 from tether.errors import InputError
 from tether.evaluate.sensitivity import DEFAULT_RATES, SensitivityResult, sensitivity
 from tether.evaluate.sweep import SweepResult, sweep
@@ -33,10 +33,6 @@ def _numbers(text: str, option: str) -> list[float]:
         return [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise InputError(f"expected comma-separated numbers, got {text!r}", field=option) from None
-
-
-def _ci(ci: list[float] | None) -> str:
-    return f"[{ci[0]:.3f},{ci[1]:.3f}]" if ci else "-"
 
 
 def mix_command(
@@ -108,12 +104,12 @@ def sweep_command(
     for p in data["points"]:
         acc = p["accuracy"]
         table.add_row(f"{p['ratio']:g}", str(p["n_real"]), str(p["n_synthetic"]),
-                      f"{acc['mean']:.3f}", _ci(acc["ci"]), _ci(acc["wilson_pooled"]),
+                      f"{acc['mean']:.3f}", ci_text(acc["ci"]), ci_text(acc["wilson_pooled"]),
                       f"{p['macro_f1']['mean']:.3f}")
     trend = data["trend"]
     emit(result, as_json, Group(
         table, f"best share: {data['best']['ratio']:g} (accuracy {data['best']['accuracy']:.3f}); "
-               f"accuracy per unit share: {trend['slope']:+.3f} {_ci(trend['ci'])} "
+               f"accuracy per unit share: {trend['slope']:+.3f} {ci_text(trend['ci'])} "
                f"({trend['method']})"))
 
 
@@ -145,16 +141,16 @@ def sensitivity_command(
         table.add_column(col, justify="left" if col == "labels" else "right")
     for name, key, rate in (("gold", "gold", 0.0), ("generator", "generated", err["rate"])):
         acc = data[key]["accuracy"]
-        table.add_row(name, f"{rate:.3f}", f"{acc['mean']:.3f}", _ci(acc["wilson_pooled"]))
+        table.add_row(name, f"{rate:.3f}", f"{acc['mean']:.3f}", ci_text(acc["wilson_pooled"]))
     for p in data["noise"]:
         name = "generator's pattern" if p["at_generator"] else f"{p['kind']} noise"
         table.add_row(name, f"{p['realised_rate']:.3f}", f"{p['accuracy']['mean']:.3f}",
-                      _ci(p["accuracy"]["ci"]))
-    lines = [table, f"generator error rate {err['rate']:.3f} {_ci(err['ci'])} ({err['method']}) "
+                      ci_text(p["accuracy"]["ci"]))
+    lines = [table, f"generator error rate {err['rate']:.3f} {ci_text(err['ci'])} ({err['method']}) "
                     f"on {result.n_matched} matched inputs"]
     for kind, t in data["trends"].items():
         lines.append(f"{kind} noise: each point of label error moves accuracy by "
-                     f"{t['slope'] / 100:+.4f} {_ci([v / 100 for v in t['ci']] if t['ci'] else None)}"
+                     f"{t['slope'] / 100:+.4f} {ci_text([v / 100 for v in t['ci']] if t['ci'] else None)}"
                      f" ({t['method']})")
     lines += [f"[yellow]warning:[/] {w}" for w in result.warnings]
     emit(result, as_json, Group(*lines))

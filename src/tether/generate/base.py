@@ -122,7 +122,8 @@ def run(
     ``domain`` and ``task`` apply to new samples that do not inherit their own.
     """
     rows = list(seeds) if seeds is not None else store.records(source) if source else []
-    run_id = store.start_run("generate", into, generator=generator.ref, config=generator.config(),
+    config = generator.config()  # may hash a teacher's whole training set: once per run
+    run_id = store.start_run("generate", into, generator=generator.ref, config=config,
                              seed=seed, run_id=run_id, params={"source": source})
     added = skipped = failed = 0
     try:
@@ -136,7 +137,7 @@ def run(
                 for sample in made:
                     sample.setdefault("origin", "synthetic")
                 result = store.ingest(into, made, family=generator.family, generator=generator.ref,
-                                      generator_config=generator.config(), run_id=run_id,
+                                      generator_config=config, run_id=run_id,
                                       text_field=generator.text_field, domain=domain, task=task)
                 added += result.added
                 skipped += result.skipped_duplicates
