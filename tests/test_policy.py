@@ -198,3 +198,10 @@ def test_starter_policy_is_commented_and_valid():
     uncommented = parse_policy(full)
     assert uncommented.max_mirage_auc == 0.8 and uncommented.min_holdout_real == 200
     assert uncommented.no_contamination[0].eval == "holdout"
+
+
+def test_a_policy_with_no_rule_is_refused_not_passed(tmp_path):
+    path = tmp_path / "tether.toml"
+    path.write_text("# nothing enforced yet\n")
+    with pytest.raises(PolicyError, match="states no rule"):
+        load_policy(path)

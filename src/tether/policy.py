@@ -182,7 +182,7 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
     if min_real is not None and holdout is None:
         raise _fail(source, "holdout", 'min_holdout_real needs the held-out dataset named: '
                                        'holdout = "NAME"')
-    return Policy(
+    policy = Policy(
         max_synthetic_share=(_share(raw["max_synthetic_share"], source, "max_synthetic_share")
                              if "max_synthetic_share" in raw else None),
         dataset_shares=shares,
@@ -195,6 +195,10 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
         min_holdout_real=min_real,
         source=source,
     )
+    if policy == Policy(source=source):  # a gate that checks nothing would always pass
+        raise PolicyError(f"{source}: the policy states no rule; `tether init` writes a "
+                          "commented starter policy")
+    return policy
 
 
 def load_policy(path: str | Path) -> Policy:

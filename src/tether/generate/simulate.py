@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 from scipy.signal import lfilter
 
+from tether import io
 from tether.errors import InputError
 from tether.generate.base import Failure, Generator, row_rng
 from tether.generate.perturb import NEIGHBOURS, bernoulli_positions, user_fields
@@ -169,8 +170,9 @@ class UserProfile:
     @classmethod
     def load(cls, path: str | Path) -> UserProfile:
         """Read a profile written by :meth:`save`."""
+        path = io.check_readable(path)
         try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            data = json.loads(path.read_text(encoding="utf-8"))
             data.pop("quantiles", None)
             return cls(**data)
         except (OSError, json.JSONDecodeError, TypeError) as exc:
