@@ -793,12 +793,15 @@ class Store:
 
         ``name`` may also be a Parquet file or folder (what ``tether run`` writes: data too large
         for the store keeps its provenance in columns); it is read in the same shape, so every
-        audit and evaluation that takes a dataset name takes such a path too.
+        audit and evaluation that takes a dataset name takes such a path too. An existing path
+        wins over a dataset of the same name.
         """
         cond = f" AND ({where})" if where else ""
-        if not self.has_dataset(name) and (Path(name).suffix in (".parquet", ".pq")
-                                           or Path(name).is_dir()):
-            return self._parquet_table(Path(name), cond, params)
+        path = Path(name)
+        # as everywhere in tether (engines.open_input): an existing path wins over a dataset name
+        if path.is_dir() or (path.suffix in (".parquet", ".pq")
+                             and (path.exists() or not self.has_dataset(name))):
+            return self._parquet_table(path, cond, params)
         self._require(name)
         return self.arrow(f"SELECT {', '.join(_STORED_COLUMNS[1:])} FROM samples "
                           f"WHERE dataset = ?{cond} ORDER BY rowid", [name, *(params or [])])
