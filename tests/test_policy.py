@@ -86,13 +86,83 @@ def test_synthetic_share_above_the_dataset_limit_fails(kept):
     assert failing(result) == {("max_synthetic_share", "train")}
 
 
-def test_global_share_default_applies_to_every_dataset(kept):
+def test_global_share_default_applies_to_mixed_datasets_only(kept):
     real = kept.table("holdout").to_pylist()[:3]
     kept.ingest("typos", [{"text": r["text"][::-1], "label": r["label"], "parents": [r["id"]]}
                           for r in real], **SYNTHETIC)
+    kept.ingest("mixed", [{"text": "only real row", "label": "tech"}], origin="real",
+                label_origin="real")
+    kept.ingest("mixed", [{"text": r["text"].title(), "label": r["label"], "parents": [r["id"]]}
+                          for r in real], **SYNTHETIC)
     result = check(kept, parse_policy(POLICY))
-    assert ("max_synthetic_share", "typos") in failing(result)
-    assert rule(result, "max_synthetic_share", "typos").value == 1.0
+    assert all(r.target != "typos" for r in result.rules if r.rule == "max_synthetic_share")
+    assert ("max_synthetic_share", "mixed") in failing(result)
+    assert rule(result, "max_synthetic_share", "mixed").value == 0.75
+
+
+def test_share_by_glob_applies_even_to_all_synthetic_pools_and_exact_names_win(kept):
+    real = kept.table("holdout").to_pylist()[:3]
+    kept.ingest("train_pool", [{"text": r["text"][::-1], "label": r["label"],
+                                "parents": [r["id"]]} for r in real], **SYNTHETIC)
+    text = POLICY + '\n[datasets."train*"]\nmax_synthetic_share = 0.1\n'
+    result = check(kept, parse_policy(text))
+    pool = rule(result, "max_synthetic_share", "train_pool")
+    assert not pool.passed and pool.limit == 0.1 and pool.value == 1.0
+    assert rule(result, "max_synthetic_share", "train").limit == 0.3  # exact [datasets.train]
+
+
+def _starter_store(store, mix_synthetic):
+    store.ingest("news", [{"text": f"real story {i}", "label": "business"} for i in range(10)],
+                 origin="real", label_origin="real")
+    store.ingest("pool", [{"text": f"synthetic story {i}", "label": "business"}
+                          for i in range(10)], **SYNTHETIC)
+    store.ingest("mix", [{"text": f"mixed real {i}", "label": "tech"} for i in range(7)],
+                 origin="real", label_origin="real")
+    store.ingest("mix", [{"text": f"mixed synthetic {i}", "label": "tech"}
+                         for i in range(mix_synthetic)], **SYNTHETIC)
+    return store
+
+
+def test_starter_policy_passes_with_a_synthetic_pool_and_a_mix_within_its_share(store):
+    result = check(_starter_store(store, 3), parse_policy(starter_policy()))
+    assert result.passed, result.to_dict()
+    assert rule(result, "max_synthetic_share", "mix").value == 0.3
+
+
+def test_starter_policy_fails_when_a_mix_exceeds_the_share(store):
+    result = check(_starter_store(store, 10), parse_policy(starter_policy()))
+    assert failing(result) == {("max_synthetic_share", "mix")}
+
+
+SCOPED = '[[mirage]]\nreal = "train"\nsynthetic = "train"\nmax_auc = 0.8\n'
+
+
+def test_scoped_mirage_rule_ignores_audits_of_other_pairs(kept):
+    kept.save_audit("mirage", {"c2st_auc": 0.93}, {"real": "train", "synthetic": "train"})
+    kept.save_audit("mirage", {"c2st_auc": 0.51}, {"real": "holdout", "synthetic": "typos"})
+    auc = rule(check(kept, parse_policy(SCOPED)), "max_mirage_auc")
+    assert not auc.passed and auc.value == 0.93 and auc.target == "train vs train"
+    assert rule(check(kept, parse_policy(SCOPED.replace('"train"\nmax', '"pool"\nmax'))),
+                "max_mirage_auc").message.startswith("no dataset 'pool'")
+
+
+def test_scoped_mirage_rule_passes_on_a_fresh_audit_and_takes_the_top_level_default(kept):
+    text = "max_mirage_auc = 0.7\n" + SCOPED.replace("max_auc = 0.8\n", "")
+    auc = rule(check(kept, parse_policy(text)), "max_mirage_auc")
+    assert auc.passed and auc.value == 0.62 and auc.limit == 0.7
+
+
+def test_scoped_mirage_audit_older_than_a_write_is_stale(kept):
+    kept.ingest("train", [{"text": "a late addition", "label": "tech"}], **SYNTHETIC)
+    auc = rule(check(kept, parse_policy(SCOPED)), "max_mirage_auc")
+    assert not auc.passed and auc.message.startswith("stale")
+    assert "run `tether audit mirage --real train --synthetic train`" in auc.message
+
+
+def test_scoped_mirage_audit_not_run_fails(store):
+    store.ingest("train", [{"text": "x", "label": "y"}], origin="real", label_origin="real")
+    auc = rule(check(store, parse_policy(SCOPED)), "max_mirage_auc")
+    assert not auc.passed and auc.value is None and "not run" in auc.message
 
 
 def test_acceptance_suite_with_synthetic_inputs_or_labels_fails(kept):
@@ -167,6 +237,8 @@ def test_a_dataset_the_policy_names_but_the_store_lacks_fails(kept):
     ("holdout = 'h'\nmin_holdout_real = -1", "min_holdout_real"),
     ("[datasets.train]\nmax_share = 0.3", "datasets.train.max_share"),
     ("[[no_contamination]]\ntrain = 'a'", "no_contamination[0].eval"),
+    ("[[mirage]]\nreal = 'a'\nsynthetic = 'b'", "mirage[0].max_auc"),
+    ("[[mirage]]\nreal = 'a'\nsynthetic = 'b'\nmax_auc = 0.8\nauc = 1", "mirage[0].auc"),
     ("[[no_contamination]]\ntrain = 'a'\neval = 'b'\nthreshold = 2",
      "no_contamination[0].threshold"),
 ])
@@ -196,7 +268,8 @@ def test_starter_policy_is_commented_and_valid():
     full = "\n".join(line[2:] if re.match(r"# (\[|\w+ = )", line) else line
                      for line in text.splitlines())
     uncommented = parse_policy(full)
-    assert uncommented.max_mirage_auc == 0.8 and uncommented.min_holdout_real == 200
+    assert uncommented.mirage[0].max_auc == 0.8 and uncommented.min_holdout_real == 200
+    assert uncommented.dataset_shares == {"train*": 0.3}
     assert uncommented.no_contamination[0].eval == "holdout"
 
 

@@ -5,11 +5,19 @@ row per rule with the measured value, so that ``tether check`` can print them an
 any fails. Rules:
 
 - ``max_synthetic_share`` (global default) and ``[datasets.NAME] max_synthetic_share``: the
-  share of synthetic inputs in a dataset;
+  share of synthetic inputs in a dataset. ``NAME`` may be an fnmatch glob (``[datasets."train*"]``);
+  an exact name wins over a glob, the first matching glob over the global default. The global
+  default applies only to datasets that *mix* real and synthetic rows: a pool meant to be 100%
+  synthetic (or an all-real set) is not held to it. Name a dataset or glob to limit it anyway;
+  an exact name absent from the store fails;
 - ``acceptance_suites``: datasets used as acceptance suites must be entirely real (inputs and
   labels);
 - ``required_fields``: provenance fields every synthetic row must carry;
-- ``max_mirage_auc``: the C2ST AUC of the latest mirage audit (not run = fail);
+- ``[[mirage]] real = "A" synthetic = "B" max_auc = 0.8``: the C2ST AUC of the newest mirage
+  audit of exactly that pair, which must be newer than the last write to either dataset (else
+  the rule fails as stale). A top-level ``max_mirage_auc`` is the default ``max_auc`` of each
+  declared pair; with no ``[[mirage]]`` table it keeps its old, *unscoped* meaning (the newest
+  mirage audit of any pair) — scope it with ``[[mirage]]``;
 - ``[[no_contamination]] train = "A" eval = "B"``: no eval item may be an exact copy of a
   training item, a near-duplicate (``threshold``, default Jaccard 0.8) or share a long passage
   (the overlap audit's MinHash/LSH and 13-gram checks);
@@ -19,15 +27,20 @@ Example:
     >>> from tether import Store
     >>> policy = parse_policy('max_synthetic_share = 0.3')
     >>> with Store(":memory:") as s:
-    ...     _ = s.ingest("news", [{"text": "Rates rise", "label": "business"}], origin="real",
-    ...                  label_origin="real")
+    ...     _ = s.ingest("news", [{"text": f"Rates rise {i}", "label": "business"}
+    ...                           for i in range(3)], origin="real", label_origin="real")
+    ...     _ = s.ingest("news", [{"text": "RATES RISE", "label": "business"}],
+    ...                  origin="synthetic", label_origin="real", family="rule",
+    ...                  generator="upper@1")
     ...     result = check(s, policy)
     >>> result.passed, result.rules[0].value
-    (True, 0.0)
+    (True, 0.25)
 """
 
 from __future__ import annotations
 
+import fnmatch
+import json
 import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -41,7 +54,17 @@ from tether.store import Store
 CHECKABLE_FIELDS = ("label_origin", "family", "generator", "generator_config", "domain", "task",
                     "parents")
 _TOP_KEYS = ("max_synthetic_share", "acceptance_suites", "required_fields", "max_mirage_auc",
-             "holdout", "min_holdout_real", "datasets", "no_contamination")
+             "holdout", "min_holdout_real", "datasets", "no_contamination", "mirage")
+
+
+@dataclass(frozen=True)
+class MiragePair:
+    """One ``[[mirage]]`` entry: the newest, fresh mirage audit of exactly ``real`` vs
+    ``synthetic`` must have a C2ST AUC of at most ``max_auc``."""
+
+    real: str
+    synthetic: str
+    max_auc: float
 
 
 @dataclass(frozen=True)
@@ -64,6 +87,7 @@ class Policy:
     required_fields: tuple[str, ...] = ()
     max_mirage_auc: float | None = None
     no_contamination: tuple[Contamination, ...] = ()
+    mirage: tuple[MiragePair, ...] = ()
     holdout: str | None = None
     min_holdout_real: int | None = None
     source: str = "<policy>"
@@ -172,6 +196,26 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
             _name(pair.get("train"), source, f"no_contamination[{i}].train"),
             _name(pair.get("eval"), source, f"no_contamination[{i}].eval"),
             _share(pair.get("threshold", 0.8), source, f"no_contamination[{i}].threshold")))
+    default_auc = (_share(raw["max_mirage_auc"], source, "max_mirage_auc")
+                   if "max_mirage_auc" in raw else None)
+    mirages = raw.get("mirage", [])
+    if not isinstance(mirages, list) or not all(isinstance(m, dict) for m in mirages):
+        raise _fail(source, "mirage", 'expected [[mirage]] tables with real = "A", '
+                                      'synthetic = "B" and max_auc')
+    mirage_pairs = []
+    for i, m in enumerate(mirages):
+        extra = set(m) - {"real", "synthetic", "max_auc"}
+        if extra:
+            raise _fail(source, f"mirage[{i}].{sorted(extra)[0]}",
+                        "unknown key; known keys: real, synthetic, max_auc")
+        if "max_auc" not in m and default_auc is None:
+            raise _fail(source, f"mirage[{i}].max_auc",
+                        "missing (or set a top-level max_mirage_auc default)")
+        mirage_pairs.append(MiragePair(
+            _name(m.get("real"), source, f"mirage[{i}].real"),
+            _name(m.get("synthetic"), source, f"mirage[{i}].synthetic"),
+            _share(m["max_auc"], source, f"mirage[{i}].max_auc") if "max_auc" in m
+            else default_auc))
     min_real = raw.get("min_holdout_real")
     if min_real is not None and (isinstance(min_real, bool) or not isinstance(min_real, int)
                                  or min_real < 0):
@@ -188,9 +232,9 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
         dataset_shares=shares,
         acceptance_suites=_names(raw.get("acceptance_suites", []), source, "acceptance_suites"),
         required_fields=fields,
-        max_mirage_auc=(_share(raw["max_mirage_auc"], source, "max_mirage_auc")
-                        if "max_mirage_auc" in raw else None),
+        max_mirage_auc=default_auc,
         no_contamination=tuple(contamination),
+        mirage=tuple(mirage_pairs),
         holdout=holdout,
         min_holdout_real=min_real,
         source=source,
@@ -221,10 +265,20 @@ def _missing(name: str) -> str:
 
 
 def _share_rules(store: Store, policy: Policy) -> list[RuleResult]:
-    names = [d.name for d in store.datasets()]
+    infos = {d.name: d for d in store.datasets()}
     default = policy.max_synthetic_share
-    limits = {n: default for n in names if default is not None}
-    limits |= policy.dataset_shares
+    globs = {k: v for k, v in policy.dataset_shares.items() if any(c in k for c in "*?[")}
+    exact = {k: v for k, v in policy.dataset_shares.items() if k not in globs}
+    limits: dict[str, float] = {}
+    for name, info in infos.items():
+        if name in exact:
+            continue
+        glob = next((g for g in globs if fnmatch.fnmatchcase(name, g)), None)
+        if glob is not None:
+            limits[name] = globs[glob]
+        elif default is not None and info.real and info.synthetic:  # mixed datasets only
+            limits[name] = default
+    limits |= exact
     out = []
     for name, limit in limits.items():
         if not store.has_dataset(name):
@@ -272,7 +326,49 @@ def _field_rules(store: Store, policy: Policy) -> list[RuleResult]:
     return out
 
 
+def _latest_pair_audit(store: Store, real: str, synthetic: str) -> dict[str, Any] | None:
+    """The newest mirage audit whose params name exactly ``real`` and ``synthetic``."""
+    for params, result, created in store.con.execute(
+            "SELECT params, result, created_at FROM audits WHERE kind = 'mirage' "
+            "ORDER BY created_at DESC, rowid DESC").fetchall():
+        p = json.loads(params or "{}")
+        if p.get("real") == real and p.get("synthetic") == synthetic:
+            return {"params": p, "result": json.loads(result), "created_at": created}
+    return None
+
+
+def _scoped_mirage_rules(store: Store, policy: Policy) -> list[RuleResult]:
+    out = []
+    for pair in policy.mirage:
+        target = f"{pair.real} vs {pair.synthetic}"
+        rerun = f"tether audit mirage --real {pair.real} --synthetic {pair.synthetic}"
+        absent = [n for n in (pair.real, pair.synthetic) if not store.has_dataset(n)]
+        if absent:
+            out.append(RuleResult("max_mirage_auc", target, False, None, pair.max_auc,
+                                  _missing(absent[0])))
+            continue
+        saved = _latest_pair_audit(store, pair.real, pair.synthetic)
+        if saved is None or saved["result"].get("c2st_auc") is None:
+            out.append(RuleResult("max_mirage_auc", target, False, None, pair.max_auc,
+                                  f"not run: run `{rerun}`"))
+            continue
+        written = store.con.execute("SELECT max(updated_at) FROM datasets WHERE name IN (?, ?)",
+                                    [pair.real, pair.synthetic]).fetchone()[0]
+        auc = round(float(saved["result"]["c2st_auc"]), 6)
+        when = saved["created_at"].isoformat()
+        if written is not None and saved["created_at"] <= written:
+            out.append(RuleResult("max_mirage_auc", target, False, auc, pair.max_auc,
+                                  f"stale: the audit ({when}) predates the last write to the "
+                                  f"datasets ({written.isoformat()}); run `{rerun}`"))
+            continue
+        out.append(RuleResult("max_mirage_auc", target, auc <= pair.max_auc, auc, pair.max_auc,
+                              f"latest mirage audit of this pair ({when})"))
+    return out
+
+
 def _mirage_rule(store: Store, policy: Policy) -> list[RuleResult]:
+    if policy.mirage:
+        return _scoped_mirage_rules(store, policy)
     if policy.max_mirage_auc is None:
         return []
     saved = store.latest_audit("mirage")
@@ -371,7 +467,8 @@ _STARTER = '''\
 # tether policy: the limits `tether check --policy tether.toml` enforces in CI.
 # Each rule prints pass or fail with its measured value; any failure exits with code 1.
 
-# Largest share of synthetic inputs any dataset may hold (0 to 1).
+# Largest share of synthetic inputs a dataset mixing real and synthetic rows may hold (0 to 1).
+# Pools that are entirely synthetic (or entirely real) are not held to it.
 max_synthetic_share = 0.5
 
 # Provenance every synthetic row must carry (any of: label_origin, family, generator,
@@ -381,16 +478,13 @@ required_fields = ["family", "generator"]
 # Datasets used as acceptance suites: every input and every label must be real.
 # acceptance_suites = ["holdout"]
 
-# Largest AUC of the latest mirage audit (0.5 = synthetic indistinguishable from real).
-# A missing audit fails: run `tether audit mirage --real A --synthetic B` first.
-# max_mirage_auc = 0.8
-
 # The real held-out set, and the fewest real, human-labelled rows it may have.
 # holdout = "holdout"
 # min_holdout_real = 200
 
-# A tighter limit for one dataset.
-# [datasets.train]
+# A tighter limit for one dataset, or for every dataset matching a glob (applies even to
+# all-synthetic datasets). An exact name beats a glob.
+# [datasets."train*"]
 # max_synthetic_share = 0.3
 
 # No eval item may also be in training data: exact copies, near-duplicates (Jaccard at or
@@ -399,4 +493,12 @@ required_fields = ["family", "generator"]
 # train = "train"
 # eval = "holdout"
 # threshold = 0.8
+
+# Largest AUC of the mirage audit of one real/synthetic pair (0.5 = indistinguishable).
+# A missing audit, or one older than the last write to either dataset, fails: run
+# `tether audit mirage --real A --synthetic B` first. Repeat the table for more pairs.
+# [[mirage]]
+# real = "real"
+# synthetic = "pool"
+# max_auc = 0.8
 '''

@@ -177,3 +177,17 @@ def test_audit_mirage_on_numeric_fields(store):
     r = audit_mirage(store, "sensor", "sim", permutations=20)
     assert r.features == "numeric columns" and r.p_value < 0.05
     assert set(r.profile.stats) == {"load", "temp"}
+
+
+def test_identical_sides_warn_that_the_low_auc_reflects_shared_copies(bbc):
+    texts = [t[:300] for t in bbc.column("text").to_pylist()[:80]]
+    r = mirage(texts, list(texts), permutations=10)
+    d = r.to_dict()
+    assert d["c2st_auc"] < 0.5 and d["shared_exact"] == 80
+    assert d["warnings"] == ["80 texts appear on both sides; AUC below 0.5 reflects copies, "
+                             "not a difference"]
+    apart = mirage(texts[:40], texts[40:], permutations=10)
+    assert apart.shared_exact == 0 and apart.warnings == ()
+    rows = np.random.default_rng(0).normal(size=(60, 2))
+    table = mirage_table(rows, rows.copy(), permutations=10)
+    assert table.shared_exact == 60 and "60 rows appear on both sides" in table.warnings[0]

@@ -272,3 +272,92 @@ def test_killed_run_resumes_without_duplicates_or_resending(server, tmp_path):
     assert sorted(p for row in out for p in row["parents"]) == sorted(r["id"] for r in rows)
     assert stored_before + result.added == len(rows) and result.failed == 0
     assert (status["status"], status["failed"]) == ("complete", 0)
+
+
+# ------------------------------------------------------------------ output checks (pure)
+from tether.generate.llm import (  # noqa: E402
+    check_output, failure_kind, is_degenerate, jaccard, local_model_path, parse_plain,
+    strip_preamble)
+
+SEED = "Quarterly profits at US media giant TimeWarner jumped 76% to $1.13bn for the quarter."
+
+
+@pytest.mark.parametrize("reply, kind", [
+    ("<the paraphrase>", "placeholder"),
+    ('The text: <the new text>', "placeholder"),
+    ("...", "empty"),
+    ("   ", "empty"),
+    ("Reply with the rewritten text only.", "instruction echo"),
+    ("Profits rose. Reply with one JSON object whose text field holds it.", "instruction echo"),
+    ("news news news news news news", "degenerate"),
+    ("the deal is off the deal is off the deal is off", "degenerate"),
+    (SEED, "copy of the seed"),
+    (SEED.upper() + "  ", "copy of the seed"),
+    ("Quarterly profits at US media giant TimeWarner jumped 76% to $1.13bn for the quarter!!",
+     "copy of the seed"),
+    ("Quarterly profits at the US media giant TimeWarner jumped 76% to $1.13bn for the quarter.",
+     "near-copy of the seed"),
+])
+def test_check_output_rejects_what_is_not_a_paraphrase(reply, kind):
+    with pytest.raises(RequestFailed) as info:
+        check_output(reply, SEED)
+    assert failure_kind(str(info.value)) == kind
+
+
+@pytest.mark.parametrize("reply, expected", [
+    ("Translated into English, this phrase is: TimeWarner's profit grew by three quarters.",
+     "TimeWarner's profit grew by three quarters."),
+    ("Sure, here is the paraphrase:\nTimeWarner's profit grew by three quarters.",
+     "TimeWarner's profit grew by three quarters."),
+    ("Here's a paraphrase: \"TimeWarner's profit grew by three quarters.\"",
+     "TimeWarner's profit grew by three quarters."),
+    ("Here is the revised text:\nTimeWarner's profit grew by three quarters.",
+     "TimeWarner's profit grew by three quarters."),
+    ("TimeWarner's profit grew by three quarters.", "TimeWarner's profit grew by three quarters."),
+])
+def test_check_output_strips_a_preamble(reply, expected):
+    assert check_output(reply, SEED) == expected
+
+
+def test_a_preamble_with_nothing_after_it_is_not_stripped_to_nothing():
+    assert strip_preamble("Here's a paraphrase:") == "Here's a paraphrase:"
+
+
+def test_answers_are_not_checked_against_the_seed_as_copies():
+    assert check_output("Paris", "Paris", copy_check=False) == "Paris"
+
+
+def test_similarity_and_degeneracy_helpers():
+    assert jaccard("a b c", "a b c") == 1.0
+    assert jaccard("a b", "c d") == 0.0
+    assert not is_degenerate("one two three four five six")
+    assert is_degenerate("ok ok ok ok ok")
+
+
+def test_plain_text_replies_are_not_parsed_as_json():
+    assert parse_plain("Profits rose sharply.\n", "text") == "Profits rose sharply."
+    assert parse_plain('"Profits rose."', "text") == "Profits rose."
+    with pytest.raises(RequestFailed, match="empty"):
+        parse_plain("  ", "text")
+    with pytest.raises(RequestFailed, match="not one of"):
+        parse_plain("weather", "label", ["sport", "tech"])
+
+
+def test_local_model_path_is_a_gguf_or_none():
+    path = local_model_path()
+    assert path is None or (path.suffix == ".gguf" and path.is_file())
+
+
+def test_a_dead_endpoint_stops_the_run_quickly(tmp_path, store):
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again: nothing listens there
+    ingest_seeds(store, [{"id": f"s{i}", "text": f"seed {i}", "label": "a"} for i in range(20)])
+    gen = LLMGenerator(f"http://127.0.0.1:{port}/v1", "m", cache=tmp_path / "c.sqlite",
+                       max_attempts=5, backoff=1.0)
+    start = time.monotonic()
+    with gen, pytest.raises(GenerationError, match="cannot connect"):
+        run(store, gen, "seeds", "out", seed=0)
+    assert time.monotonic() - start < 5
+    assert gen.client.sent <= gen.client.concurrency

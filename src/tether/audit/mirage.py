@@ -19,6 +19,11 @@ Synthetic samples derived from real samples of the comparison (a perturbation ne
 seed) share their parent's fold: otherwise the classifier meets each child's near-copy in
 training, labelled real, and the AUC falls below 0.5 however visible the perturbation is.
 
+Exact copies shared by the two sides (the same text, or the same numeric row) do the same: the
+classifier learns each copy under both labels and the AUC drops well below 0.5 (two identical
+sides read ~0.02). The result counts them (``shared_exact``, distinct texts or rows found on
+both sides) and says so in ``warnings``: such an AUC reflects copies, not a difference.
+
 Example:
     >>> real = [f"the market rose {i} points today" for i in range(60)]
     >>> synthetic = [f"As an AI, the market rose {i} points today!" for i in range(60)]
@@ -208,6 +213,8 @@ class MirageResult:
     profile: ProfileComparison | None
     features: str
     method: str
+    shared_exact: int = 0
+    warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {"c2st_auc": self.c2st_auc, "auc_ci": list(self.auc_ci), "p_value": self.p_value,
@@ -216,7 +223,8 @@ class MirageResult:
                 "most_synthetic": self.most_synthetic,
                 "least_covered_real": self.least_covered_real,
                 "profile": self.profile.to_dict() if self.profile is not None else None,
-                "features": self.features, "method": self.method}
+                "features": self.features, "method": self.method,
+                "shared_exact": self.shared_exact, "warnings": list(self.warnings)}
 
 
 def _ids(ids: Sequence[str] | None, n: int, prefix: str) -> list[str]:
@@ -229,7 +237,11 @@ def _ids(ids: Sequence[str] | None, n: int, prefix: str) -> list[str]:
 
 def _result(test: C2ST, n_real: int, rid: list[str], sid: list[str],
             top_features: list[dict[str, Any]], profile: ProfileComparison | None,
-            features: str, top: int) -> MirageResult:
+            features: str, top: int, shared: int = 0) -> MirageResult:
+    warnings = (f"{shared:,} texts appear on both sides; AUC below 0.5 reflects copies, not a "
+                f"difference",) if shared else ()
+    if shared and features == "numeric columns":
+        warnings = (warnings[0].replace("texts", "rows"),)
     real_scores, syn_scores = test.scores[:n_real], test.scores[n_real:]
     return MirageResult(
         c2st_auc=test.auc, auc_ci=test.auc_ci, p_value=test.p_value, p_value_delong=test.p_delong,
@@ -238,7 +250,8 @@ def _result(test: C2ST, n_real: int, rid: list[str], sid: list[str],
         least_covered_real=[rid[i] for i in np.argsort(real_scores, kind="stable")[:top]],
         profile=profile, features=features,
         method=test.method + "; most_synthetic: synthetic samples with the highest out-of-fold "
-               "score; least_covered_real: real samples with the lowest")
+               "score; least_covered_real: real samples with the lowest",
+        shared_exact=shared, warnings=warnings)
 
 
 def mirage(real: Sequence[str], synthetic: Sequence[str], *,
@@ -284,7 +297,8 @@ def mirage(real: Sequence[str], synthetic: Sequence[str], *,
     else:
         top_features = [{"feature": f"dim:{c}", "weight": float(test.coef[c])}
                         for c in order if test.coef[c] > 0]
-    return _result(test, len(real), rid, sid, top_features, profile, features, top)
+    shared = len({t for t in real if t} & {t for t in synthetic if t})
+    return _result(test, len(real), rid, sid, top_features, profile, features, top, shared)
 
 
 def mirage_table(real: np.ndarray, synthetic: np.ndarray, *,
@@ -306,6 +320,7 @@ def mirage_table(real: np.ndarray, synthetic: np.ndarray, *,
     real, synthetic = np.asarray(real, dtype=float), np.asarray(synthetic, dtype=float)
     if real.ndim != 2 or synthetic.ndim != 2 or real.shape[1] != synthetic.shape[1]:
         raise InputError("real and synthetic need the same numeric columns (2-d arrays)")
+    shared = len({r.tobytes() for r in real} & {r.tobytes() for r in synthetic})
     cols = list(columns) if columns is not None else [f"col{j}" for j in range(real.shape[1])]
     Z = np.vstack([real, synthetic])
     Z = np.where(np.isfinite(Z), Z, np.nanmean(Z, axis=0))
@@ -321,7 +336,7 @@ def mirage_table(real: np.ndarray, synthetic: np.ndarray, *,
                     for c in np.argsort(-np.abs(test.coef), kind="stable")[:top]]
     return _result(test, len(real), _ids(real_ids, len(real), "real-"),
                    _ids(synthetic_ids, len(synthetic), "synthetic-"), top_features, profile,
-                   "numeric columns", top)
+                   "numeric columns", top, shared)
 
 
 def audit_mirage(store: Store, real: str, synthetic: str, *, permutations: int = 100,

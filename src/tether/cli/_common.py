@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -68,7 +69,7 @@ def table(title: str, columns: list[str], rows: Iterable[Iterable[Any]]) -> Tabl
     for i, col in enumerate(columns):
         out.add_column(col, justify="left" if i == 0 else "right")
     for row in rows:
-        out.add_row(*(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row))
+        out.add_row(*(f"{v:.3f}" if isinstance(v, float) else escape(str(v)) for v in row))
     return out
 
 
@@ -77,7 +78,7 @@ def counts_table(title: str, rows: Iterable[tuple[str, Any]], headers: tuple[str
     table.add_column(headers[0])
     table.add_column(headers[1], justify="right")
     for key, value in rows:
-        table.add_row(str(key) if key != "" else "(none)", str(value))
+        table.add_row(escape(str(key)) if key != "" else "(none)", escape(str(value)))
     return table
 
 

@@ -13,10 +13,6 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.console import Group
 
-from tether.audit.coverage import audit_coverage
-from tether.audit.diversity import METRICS, audit_diversity
-from tether.audit.faithfulness import audit_faithfulness
-from tether.audit.mirage import audit_mirage
 from tether.cli._common import (
     JsonOpt,
     SeedOpt,
@@ -61,6 +57,7 @@ def mirage(real: RealOpt, synthetic: SyntheticOpt,
     Example: tether audit mirage --real support --synthetic llm_support --permutations 100
     """
     with Store(store) as s, progress_bar("two-sample test (folds)") as progress:
+        from tether.audit.mirage import audit_mirage
         result = audit_mirage(s, real, synthetic, permutations=permutations, folds=folds,
                               features=features, top=top, seed=seed, progress=progress)
     if as_json:
@@ -89,6 +86,7 @@ def coverage(real: RealOpt, synthetic: SyntheticOpt,
     Example: tether audit coverage --real support --synthetic llm_support --json
     """
     with Store(store) as s, console(stderr=True).status("measuring coverage"):
+        from tether.audit.coverage import audit_coverage
         result = audit_coverage(s, real, synthetic, k=k, clusters=clusters, threshold=threshold,
                                 embedding=embedding, seed=seed)
     head = (f"[bold]coverage[/] precision {result.precision:.3f} {ci_text(result.precision_ci)}, "
@@ -110,6 +108,7 @@ def diversity(dataset: DatasetOpt,
     Example: tether audit diversity --dataset train_mix
     """
     with Store(store) as s, console(stderr=True).status("measuring diversity"):
+        from tether.audit.diversity import METRICS, audit_diversity
         result = audit_diversity(s, dataset, draws=draws, seed=seed)
     parts: list[Any] = []
     for title, groups in (("by generation", result.by_generation),
@@ -133,6 +132,7 @@ def faithfulness(dataset: DatasetOpt,
     Example: tether audit faithfulness --dataset augmented --classifier-train real_train
     """
     with Store(store) as s, console(stderr=True).status("training the classifier"):
+        from tether.audit.faithfulness import audit_faithfulness
         result = audit_faithfulness(s, dataset, classifier_train=classifier_train, worst=worst,
                                     seed=seed)
     head = (f"[bold]faithfulness[/] {result.n_children} children: label flips "

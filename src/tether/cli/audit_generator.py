@@ -7,18 +7,22 @@ which saves its result in the store; ``--json`` prints the result's ``to_dict()`
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Group
 from rich.table import Table
 
-from tether.audit.generator import GeneratorAuditResult, audit_generator
-from tether.audit.labels import LabelIssuesResult, audit_labels
-from tether.audit.overlap import OverlapResult, audit_overlap
 from tether.cli._common import JsonOpt, StoreOpt, ci_text, console, emit, progress_bar, table
 from tether.cli.groups import audit_app
 from tether.store import Store
+
+if TYPE_CHECKING:
+    from tether.audit.generator import GeneratorAuditResult
+    from tether.audit.labels import LabelIssuesResult
+    from tether.audit.overlap import OverlapResult
 
 
 def register() -> None:
@@ -45,6 +49,7 @@ def overlap(
     Example: tether audit overlap --train synthetic --eval real --threshold 0.8 --holdout heldout
     """
     with Store(store) as s, progress_bar(f"overlap {train} × {eval}") as progress:
+        from tether.audit.overlap import audit_overlap
         result = audit_overlap(s, train, eval, holdout=holdout, threshold=threshold,
                                progress=progress)
     emit(result, as_json, _overlap_human(result))
@@ -92,6 +97,7 @@ def labels(
     Example: tether audit labels --dataset news --json
     """
     with Store(store) as s, console(stderr=True).status(f"fitting {folds} folds on {dataset}"):
+        from tether.audit.labels import audit_labels
         result = audit_labels(s, dataset, folds=folds, seed=seed)
     emit(result, as_json, _labels_human(result))
 
@@ -128,6 +134,7 @@ def generator(
     Example: tether audit generator --gold news-gold --generated news-teacher --json
     """
     with Store(store) as s:
+        from tether.audit.generator import audit_generator
         result = audit_generator(s, gold, generated, seed=seed)
     emit(result, as_json, _generator_human(result))
 

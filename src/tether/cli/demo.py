@@ -10,7 +10,6 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tether.cli._common import JsonOpt, console, emit
-from tether.demo import STAGES, run_demo
 
 
 def register(app: typer.Typer) -> None:
@@ -26,6 +25,8 @@ def demo(out: Annotated[Path, typer.Option("--out", help="Folder for the store a
 
     Example: tether demo --out tether-demo --seed 0
     """
+    from tether.demo import STAGES, run_demo
+
     started = time.perf_counter()
     with Progress(TextColumn("{task.description:<32}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console(stderr=True)) as bar:

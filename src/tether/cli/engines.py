@@ -11,29 +11,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Annotated, ContextManager
+from typing import TYPE_CHECKING, Annotated, ContextManager
 
 import typer
 from rich.table import Table
 
 from tether.cli._common import JsonOpt, SeedOpt, StoreOpt, emit, progress_bar
 from tether.cli.generate import OpsOpt
-from tether.engines.base import (
-    DEFAULT_BATCH_SIZE,
-    AggregateResult,
-    Transform,
-    TransformResult,
-    run_aggregate,
-    run_transform,
-)
-from tether.engines.transforms import (
-    MinHashTransform,
-    ProfileAggregate,
-    perturb_transform,
-    simulate_users_transform,
-)
-from tether.generate.simulate import UserProfile
 from tether.store import Store
+
+if TYPE_CHECKING:
+    from tether.engines.base import AggregateResult, Transform, TransformResult
+
+# tether.engines.base.DEFAULT_BATCH_SIZE, copied so that the CLI starts without pandas
+# (tests/cli/test_startup.py checks that they agree)
+DEFAULT_BATCH_SIZE = 10_000
 
 run_app = typer.Typer(help="Run heavy transforms over Parquet data of any size "
                            "(engines: local, ray).", no_args_is_help=True)
@@ -66,6 +58,7 @@ def _transform(fn: Transform, input_: str, out: str, engine: str, batch_size: in
     s = Store(store) if store is not None else None
     try:
         with _progress(f"{fn.name} ({engine})", engine) as progress:
+            from tether.engines.base import run_transform
             result = run_transform(fn, input_, out, engine=engine, batch_size=batch_size,
                                    store=s, progress=progress)
     finally:
@@ -93,6 +86,7 @@ def perturb(
 
     Example: tether run perturb --input big/ --out big-noisy/ --ops typos=0.05 --seed 1 --engine ray
     """
+    from tether.engines.transforms import perturb_transform
     fn = perturb_transform(ops, seed, n_per_seed=n_per_seed, label_origin=label_origin)
     _transform(fn, input_, out, engine, batch_size, store, as_json)
 
@@ -113,6 +107,9 @@ def simulate_users(
 
     Example: tether run simulate-users --input clean/ --out messy/ --profile users.json --seed 1
     """
+    from tether.engines.transforms import simulate_users_transform
+    from tether.generate.simulate import UserProfile
+
     fn = simulate_users_transform(UserProfile.load(profile), seed, fitted_on=str(profile),
                                   label_origin=label_origin)
     _transform(fn, input_, out, engine, batch_size, store, as_json)
@@ -134,6 +131,7 @@ def minhash(
 
     Example: tether run minhash --input train/ --out train-sig/ --engine ray
     """
+    from tether.engines.transforms import MinHashTransform
     _transform(MinHashTransform(num_perm, ngram, seed, unit), input_, out, engine, batch_size,
                store, as_json)
 
@@ -152,6 +150,8 @@ def profile(
     s = Store(store) if store is not None else None
     try:
         with _progress(f"profile ({engine})", engine) as progress:
+            from tether.engines.base import run_aggregate
+            from tether.engines.transforms import ProfileAggregate
             result: AggregateResult = run_aggregate(ProfileAggregate(), input_, engine=engine,
                                                     batch_size=batch_size, store=s,
                                                     progress=progress)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Group
@@ -11,9 +11,15 @@ from rich.table import Table
 
 from tether.cli._common import JsonOpt, StoreOpt, ci_text, emit
 from tether.errors import InputError
-from tether.evaluate.ppi import ESTIMATE_METRICS, EstimateResult, estimate
-from tether.evaluate.suites import EvalResult, evaluate_suites, save_suite_threshold
 from tether.store import Store
+
+if TYPE_CHECKING:
+    from tether.evaluate.ppi import EstimateResult
+    from tether.evaluate.suites import EvalResult
+
+# tether.evaluate.ppi.ESTIMATE_METRICS, copied so that the CLI starts without scipy
+# (tests/cli/test_startup.py checks that they agree)
+ESTIMATE_METRICS = ("mean", "accuracy", "prevalence")
 
 
 def register(app: typer.Typer) -> None:
@@ -108,6 +114,7 @@ def eval_command(
     names = [s.strip() for s in suites.split(",") if s.strip()]
     limits = _parse_thresholds(threshold)
     with Store(store) as s:
+        from tether.evaluate.suites import evaluate_suites, save_suite_threshold
         result = evaluate_suites(s, predictions, names, model=model, model_family=model_family,
                                  metrics=tuple(metric or ("accuracy", "macro_f1")),
                                  thresholds=limits, alpha=alpha)
@@ -163,6 +170,7 @@ def estimate_command(
 
     Example: tether estimate --gold gold.jsonl --predicted rest.jsonl --metric accuracy --json
     """
+    from tether.evaluate.ppi import estimate
     result = estimate(gold, predicted, metric=metric, alpha=alpha, positive=positive)
     if store is not None:
         with Store(store) as s:

@@ -29,15 +29,6 @@ from tether.errors import InputError
 from tether.generate import GenerateResult, Generator, run
 from tether.generate.perturb import OPS, PerturbGenerator, Pipeline
 from tether.generate.probes import ATTACKS, ProbeGenerator
-from tether.generate.simulate import (
-    SimulatedSensor,
-    SimulatedUsers,
-    UserProfile,
-    dataset_series,
-    dataset_texts,
-    fit_sensor,
-    fit_user_profile,
-)
 from tether.generate.templates import TemplateGenerator, load_slots, load_templates
 from tether.store import Store
 
@@ -151,6 +142,13 @@ def simulate_users(
 
     Example: tether generate simulate-users --fit-on chats --from clean --into messy --profile-out p.json
     """
+    from tether.generate.simulate import (
+        SimulatedUsers,
+        UserProfile,
+        dataset_texts,
+        fit_user_profile,
+    )
+
     if (fit_on is None) == (profile is None):
         raise InputError("give exactly one of --fit-on DATASET or --profile FILE")
     if profile is not None:
@@ -178,6 +176,8 @@ def simulate_sensor(
 
     Example: tether generate simulate-sensor --fit-on plant --field value --into sim --length 10000
     """
+    from tether.generate.simulate import SimulatedSensor, dataset_series, fit_sensor
+
     with Store(store) as s:
         fitted = fit_sensor(dataset_series(s, fit_on, field))
     _show_profile(f"sensor profile ({fit_on}.{field})", fitted, as_json)

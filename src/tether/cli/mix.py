@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Group
@@ -10,10 +10,16 @@ from rich.table import Table
 
 from tether.cli._common import JsonOpt, SeedOpt, StoreOpt, ci_text, emit, progress_bar
 from tether.errors import InputError
-from tether.evaluate.sensitivity import DEFAULT_RATES, SensitivityResult, sensitivity
-from tether.evaluate.sweep import SweepResult, sweep
 from tether.mix import MixResult, mix
 from tether.store import Store
+
+if TYPE_CHECKING:
+    from tether.evaluate.sensitivity import SensitivityResult
+    from tether.evaluate.sweep import SweepResult
+
+# tether.evaluate.sensitivity.DEFAULT_RATES, copied so that the CLI starts without scikit-learn
+# (tests/cli/test_startup.py checks that they agree)
+DEFAULT_RATES = (0.05, 0.1, 0.2, 0.3)
 
 TrainCmdOpt = Annotated[Optional[str], typer.Option(
     "--train-cmd", help="Your own training command, e.g. 'python train.py {train} {model}'.")]
@@ -91,6 +97,7 @@ def sweep_command(
     """
     shares = _numbers(ratios, "ratios") if ratios else None
     with Store(store) as s, progress_bar("sweep") as progress:
+        from tether.evaluate.sweep import sweep
         result: SweepResult = sweep(s, real, synthetic, holdout, ratios=shares, repeats=repeats,
                                     mode=mode, train_cmd=train_cmd, predict_cmd=predict_cmd,
                                     seed=seed, progress=progress)
@@ -130,6 +137,7 @@ def sensitivity_command(
     Example: tether sensitivity --gold gold --generated teacher-labels --holdout test
     """
     with Store(store) as s, progress_bar("sensitivity") as progress:
+        from tether.evaluate.sensitivity import sensitivity
         result: SensitivityResult = sensitivity(
             s, gold, generated, holdout, rates=_numbers(rates, "rates"), repeats=repeats,
             train_cmd=train_cmd, predict_cmd=predict_cmd, seed=seed, progress=progress)

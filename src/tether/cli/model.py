@@ -20,9 +20,7 @@ from tether.cli._common import (
 from tether.cli.groups import generate_app
 from tether.errors import InputError
 from tether.generate.base import GenerateResult, run
-from tether.generate.llm import DEFAULT_CACHE, LLMGenerator
 from tether.generate.review import export_candidates, import_reviews
-from tether.generate.teacher import SklearnTeacher, ZeroShotTeacher
 from tether.store import Store
 
 review_app = typer.Typer(help="Human shaping of model output: export candidates, import choices.",
@@ -47,6 +45,7 @@ def _report(result: GenerateResult, as_json: bool) -> None:
 
 def _cache_beside(store: Store) -> Path:
     folder = Path(store.path).parent if store.path != ":memory:" else Path.cwd()
+    from tether.generate.llm import DEFAULT_CACHE
     return folder / DEFAULT_CACHE
 
 
@@ -82,6 +81,7 @@ def llm(
     """
     label_list = [s.strip() for s in labels.split(",") if s.strip()] if labels else None
     with Store(store) as s:
+        from tether.generate.llm import LLMGenerator
         with LLMGenerator(endpoint, model, task=task, n_per_seed=n_per_seed,
                           temperature=temperature, labels=label_list,
                           model_version=model_version, max_tokens=max_tokens,
@@ -91,7 +91,14 @@ def llm(
                 progress_bar(f"{task} with {model}", as_json) as progress:
             result = run(s, generator, source, into, seed=seed, run_id=run_id,
                          batch_size=batch_size, progress=progress)
+            quality = generator.quality_summary()
     _report(result, as_json)
+    if not as_json:
+        failed = ", ".join(f"{kind} {n}" for kind, n in quality["failed"].items()) or "none"
+        similarity = quality["mean_similarity"]
+        typer.echo(f"quality: {quality['stored']} stored; failed: {failed}; "
+                   f"{quality['near_copies']} copies of the seed rejected; mean similarity to "
+                   f"the seed {'n/a' if similarity is None else similarity}")
 
 
 def _descriptions(values: list[str] | None) -> dict[str, str]:
@@ -120,6 +127,8 @@ def label(
     Example: tether generate label --teacher sklearn --train gold --from inbox --into inbox-labelled
     Example: tether generate label --teacher zero-shot --describe "sport=Sports news" --describe "business=Business news" --from inbox --into inbox-labelled
     """
+    from tether.generate.teacher import SklearnTeacher, ZeroShotTeacher
+
     if teacher not in ("sklearn", "zero-shot"):
         raise InputError(f"unknown teacher {teacher!r}; use sklearn or zero-shot", field="--teacher")
     with Store(store) as s:

