@@ -1,0 +1,138 @@
+"""Per-item scores for free-text predictions: exact match, token F1 and ROUGE-L.
+
+``exact_match`` and ``token_f1`` follow the SQuAD evaluation script (lowercase, strip
+punctuation and the articles a/an/the, split on whitespace). ``rouge_l`` follows the
+``rouge-score`` package's default tokenizer (lowercase, non-alphanumerics to spaces, no
+stemming) and its F-measure; the longest common subsequence is computed bit-parallel on
+Python integers (Hyyrö's algorithm), which is exact and much faster than a dynamic program.
+
+>>> exact_match("The Cat!", "cat")
+1.0
+>>> round(token_f1("a big red cat", "the red cat"), 3)
+0.8
+>>> rouge_l("police killed the gunman", "police kill the gunman")
+0.75
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections import Counter
+from typing import Callable, Sequence
+
+import numpy as np
+
+__all__ = ["METRICS", "exact_match", "token_f1", "rouge_l", "score_many", "mean_interval"]
+
+_PUNCT = set(string.punctuation)
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_NON_ALNUM = re.compile(r"[^a-z0-9]+")
+
+
+def _squad_tokens(text: str) -> list[str]:
+    text = "".join(ch for ch in str(text).lower() if ch not in _PUNCT)
+    return _ARTICLES.sub(" ", text).split()
+
+
+def _rouge_tokens(text: str) -> list[str]:
+    return _NON_ALNUM.sub(" ", str(text).lower()).split()
+
+
+def exact_match(prediction: str, reference: str) -> float:
+    """1.0 when the SQuAD-normalized texts are equal, else 0.0."""
+    return float(_squad_tokens(prediction) == _squad_tokens(reference))
+
+
+def _f1_tokens(pred: list[str], ref: list[str]) -> float:
+    if not pred or not ref:
+        return float(pred == ref)
+    counts = Counter(ref)
+    same = 0
+    for tok in pred:
+        c = counts.get(tok)
+        if c:
+            counts[tok] = c - 1
+            same += 1
+    if same == 0:
+        return 0.0
+    p, r = same / len(pred), same / len(ref)
+    return 2 * p * r / (p + r)
+
+
+def token_f1(prediction: str, reference: str) -> float:
+    """SQuAD token F1 (bag of normalized tokens); 1.0 when both are empty."""
+    return _f1_tokens(_squad_tokens(prediction), _squad_tokens(reference))
+
+
+def _lcs(a: Sequence[str], b: Sequence[str]) -> int:
+    """Length of the longest common subsequence, bit-parallel over ``b``."""
+    if len(a) < len(b):
+        a, b = b, a
+    masks: dict[str, int] = {}
+    for i, tok in enumerate(b):
+        masks[tok] = masks.get(tok, 0) | (1 << i)
+    full = (1 << len(b)) - 1
+    s = full
+    get = masks.get
+    for tok in a:
+        u = s & get(tok, 0)
+        if u:
+            s = ((s + u) | (s - u)) & full
+    return len(b) - bin(s).count("1")
+
+
+def _rouge_l_tokens(pred: list[str], ref: list[str]) -> float:
+    if not pred or not ref:
+        return 0.0
+    lcs = _lcs(ref, pred)
+    if lcs == 0:
+        return 0.0
+    p, r = lcs / len(pred), lcs / len(ref)
+    return 2 * p * r / (p + r)
+
+
+def rouge_l(prediction: str, reference: str) -> float:
+    """ROUGE-L F-measure as ``rouge_score.rouge_scorer.RougeScorer(["rougeL"])`` gives it."""
+    return _rouge_l_tokens(_rouge_tokens(prediction), _rouge_tokens(reference))
+
+
+METRICS: dict[str, Callable[[str, str], float]] = {
+    "exact_match": exact_match, "token_f1": token_f1, "rouge_l": rouge_l}
+
+
+def score_many(predictions: Sequence[str], references: Sequence[str],
+               metric: str = "token_f1") -> np.ndarray:
+    """One score per (prediction, reference) pair as a float array."""
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {sorted(METRICS)}, got {metric!r}")
+    if len(predictions) != len(references):
+        raise ValueError("predictions and references need the same length")
+    if metric == "rouge_l":
+        tok, fn = _rouge_tokens, _rouge_l_tokens
+    elif metric == "token_f1":
+        tok, fn = _squad_tokens, _f1_tokens
+    else:
+        return np.fromiter((exact_match(p, r) for p, r in zip(predictions, references)),
+                           dtype=float, count=len(predictions))
+    return np.fromiter((fn(tok(p), tok(r)) for p, r in zip(predictions, references)),
+                       dtype=float, count=len(predictions))
+
+
+def mean_interval(scores, alpha: float = 0.05, n_boot: int = 2000,
+                  seed: int = 0) -> tuple[float, float]:
+    """Bootstrap percentile interval for the mean of bounded per-item scores.
+
+    Same shape as :func:`tether.evaluate.intervals.bootstrap_interval`: ``(low, high)``.
+    """
+    x = np.asarray(scores, dtype=float)
+    if x.ndim != 1 or x.size < 2:
+        raise ValueError("need a 1-D array of at least 2 scores")
+    rng = np.random.default_rng(seed)
+    means = np.empty(n_boot)
+    step = max(1, 4_000_000 // x.size)
+    for start in range(0, n_boot, step):
+        k = min(step, n_boot - start)
+        means[start:start + k] = x[rng.integers(0, x.size, size=(k, x.size))].mean(axis=1)
+    lo, hi = np.quantile(means, [alpha / 2, 1 - alpha / 2])
+    return float(lo), float(hi)
