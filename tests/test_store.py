@@ -196,3 +196,21 @@ def test_tabular_rows_without_text(store, tmp_path):
     assert r.added == 3
     fields = [json.loads(x) for x in store.table("sensor").column("fields").to_pylist()]
     assert fields == [{"t": 0, "value": 1.5}, {"t": 1, "value": 2.5}, {"t": 2}]
+
+
+def test_label_origin_without_a_label_field_is_an_error_and_writes_nothing(tmp_path):
+    """A forgotten --label-field used to store every row unlabelled and drop label_origin."""
+    import pytest
+
+    from tether import Store
+    from tether.errors import InputError
+
+    path = tmp_path / "topics.jsonl"
+    path.write_text('{"text": "Rates rise", "topic": "business"}\n')
+    with Store(tmp_path / "s.duckdb") as store:
+        with pytest.raises(InputError, match="--label-field") as info:
+            store.ingest("news", path, origin="real", label_origin="real")
+        assert info.value.field == "label" and info.value.path == str(path)
+        assert store.datasets() == []
+        store.ingest("news", path, origin="real", label_origin="real", label_field="topic")
+        assert store.summary("news").count == 1

@@ -510,6 +510,12 @@ class Store:
         self.con.execute(f"CREATE OR REPLACE TEMP VIEW _staged AS "
                          f"SELECT rowid - {first - 1} AS _row, * FROM _stage")
         self._check_rows(mapping, where)
+        label_col = mapping["label"]
+        if defaults["label_origin"] and (label_col is None or label_col not in types):
+            fail(label_col or "label",
+                 f"label_origin={defaults['label_origin']} was given but no record has a "
+                 f"'{label_col or 'label'}' field; name the label field with --label-field, or "
+                 "drop --label-origin for unlabelled data")
         self._derive_generations(where)
 
     def _check_rows(self, mapping: Mapping[str, str | None], where: tuple) -> None:
