@@ -54,10 +54,12 @@ def _f1_tokens(pred: list[str], ref: list[str]) -> float:
         if c:
             counts[tok] = c - 1
             same += 1
-    if same == 0:
-        return 0.0
-    p, r = same / len(pred), same / len(ref)
-    return 2 * p * r / (p + r)
+    return _f_measure(same, len(pred), len(ref))
+
+
+def _f_measure(matches: int, n_pred: int, n_ref: int) -> float:
+    """Harmonic mean of precision ``matches/n_pred`` and recall ``matches/n_ref``."""
+    return 2 * matches / (n_pred + n_ref) if matches else 0.0
 
 
 def token_f1(prediction: str, reference: str) -> float:
@@ -85,11 +87,7 @@ def _lcs(a: Sequence[str], b: Sequence[str]) -> int:
 def _rouge_l_tokens(pred: list[str], ref: list[str]) -> float:
     if not pred or not ref:
         return 0.0
-    lcs = _lcs(ref, pred)
-    if lcs == 0:
-        return 0.0
-    p, r = lcs / len(pred), lcs / len(ref)
-    return 2 * p * r / (p + r)
+    return _f_measure(_lcs(ref, pred), len(pred), len(ref))
 
 
 def rouge_l(prediction: str, reference: str) -> float:
