@@ -9,7 +9,8 @@ import pytest
 
 from tether import datasets
 from tether.errors import InputError, NotFoundError
-from tether.evaluate.intervals import encode_labels, macro_f1, newcombe_interval, wilson_interval
+from tether.evaluate.intervals import encode_labels, macro_f1
+from tether.stats import newcombe, wilson
 from tether.evaluate.suites import (
     evaluate_suites,
     family_matches,
@@ -73,7 +74,7 @@ def test_real_and_synthetic_are_reported_apart_with_intervals(suites):
     correct = sum(by_id[i] == truth[i] for i in ids)
     assert real.n == len(ids) > 390 and real.correct == correct  # ingest drops duplicate texts
     assert real.metrics["accuracy"].estimate == correct / len(ids)
-    assert real.metrics["accuracy"].ci == wilson_interval(correct, len(ids))
+    assert real.metrics["accuracy"].ci == wilson(correct, len(ids))
     t, p = encode_labels([truth[i] for i in ids], [by_id[i] for i in ids])
     f1 = real.metrics["macro_f1"]
     assert f1.estimate == pytest.approx(float(macro_f1(t, p)))
@@ -85,7 +86,7 @@ def test_real_and_synthetic_are_reported_apart_with_intervals(suites):
     # the only number joining the two kinds is the gap, with Newcombe's interval
     s = r.synthetic[0]
     assert d["inflation"]["gap"] == pytest.approx(s.correct / s.n - real.correct / real.n)
-    expected = newcombe_interval(s.correct, s.n, real.correct, real.n)
+    expected = newcombe(s.correct, s.n, real.correct, real.n)
     assert d["inflation"]["ci"] == pytest.approx(expected)
     assert d["inflation"]["ci"][0] > 0  # 0.95 vs 0.80: synthetic flatters
     assert set(d) >= {"real", "synthetic", "inflation", "warnings"}

@@ -15,7 +15,7 @@ from sklearn.pipeline import make_pipeline
 
 from tether import datasets
 from tether.errors import InputError, TetherError
-from tether.evaluate.intervals import wilson_interval
+from tether.stats import wilson
 from tether.evaluate.sweep import sweep, t_interval, trend
 
 # a fast scikit-learn student (0.1 s a fit) so the tests do not wait on the default one
@@ -60,7 +60,7 @@ def test_noise_drags_the_real_score_down(parts):
     d = result.to_dict()
     pooled = d["points"][0]["accuracy"]
     correct = round(sum(pooled["repeats"]) * 250)
-    assert pooled["wilson_pooled"] == pytest.approx(list(wilson_interval(correct, 500)))
+    assert pooled["wilson_pooled"] == pytest.approx(list(wilson(correct, 500)))
     assert "Wilson" in pooled["wilson_method"] and "t-interval" in pooled["method"]
     json.dumps(d)
 

@@ -1,17 +1,12 @@
 """Evaluation that cannot be flattered: intervals, prediction-powered inference, suites.
 
 Example:
-    >>> from tether.evaluate import wilson_interval
-    >>> tuple(round(v, 3) for v in wilson_interval(45, 50))
-    (0.786, 0.957)
+    >>> from tether.evaluate import classical_mean_ci
+    >>> tuple(round(v, 3) for v in classical_mean_ci([0.0, 1.0, 1.0, 1.0]))
+    (0.326, 1.174)
 """
 
-from tether.evaluate.intervals import (
-    bootstrap_interval,
-    newcombe_interval,
-    wilson_interval,
-    z_interval,
-)
+from tether.evaluate.intervals import bootstrap_interval
 from tether.evaluate.ppi import (
     EstimateResult,
     classical_mean_ci,
@@ -30,10 +25,7 @@ __all__ = [
     "estimate",
     "evaluate_suites",
     "family_matches",
-    "newcombe_interval",
     "ppi_lambda",
     "ppi_mean_ci",
     "ppi_mean_pointestimate",
-    "wilson_interval",
-    "z_interval",
 ]

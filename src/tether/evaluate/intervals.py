@@ -1,11 +1,8 @@
-"""Confidence intervals for evaluation metrics: small pure functions over numpy arrays.
+"""Evaluation metrics and their bootstrap interval: small pure functions over numpy arrays.
 
-- :func:`wilson_interval` — a proportion (accuracy): Wilson's score interval.
-- :func:`newcombe_interval` — a difference of two independent proportions (the inflation gap):
-  Newcombe's hybrid score interval built from the two Wilson intervals (Newcombe 1998, method 10).
-- :func:`bootstrap_interval` — any other metric of ``(y_true, y_pred)``: percentile or BCa
-  bootstrap over rows (``scipy.stats.bootstrap``).
-- :func:`z_interval` — estimate ± z·se, the normal interval every CLT-based method uses.
+:func:`bootstrap_interval` gives any metric of ``(y_true, y_pred)`` a percentile or BCa bootstrap
+interval over rows (``scipy.stats.bootstrap``); the closed-form intervals (Wilson, Newcombe,
+normal) live in :mod:`tether.stats` with the one :class:`~tether.stats.Interval` type.
 
 Classification metrics (:data:`METRICS`) work on integer label codes (:func:`encode_labels`) and
 are vectorised over leading axes, so a bootstrap evaluates thousands of resamples in one numpy
@@ -13,9 +10,9 @@ call; they agree with scikit-learn's ``accuracy_score``, ``f1_score`` and
 ``balanced_accuracy_score`` on every single sample.
 
 Example:
-    >>> lo, hi = wilson_interval(80, 100)
-    >>> round(lo, 3), round(hi, 3)
-    (0.711, 0.867)
+    >>> t, p = encode_labels(["a", "b", "a", "b"] * 25, ["a", "b", "b", "b"] * 25)
+    >>> round(float(accuracy(t, p)), 2)
+    0.75
 """
 
 from __future__ import annotations
@@ -26,67 +23,15 @@ from collections.abc import Callable
 import numpy as np
 from scipy import stats
 
+from tether.stats import Interval
+
 #: Names of the bootstrap methods :func:`bootstrap_interval` accepts.
 BOOTSTRAP_METHODS = ("percentile", "bca")
 
 
-def _z(alpha: float) -> float:
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
-    return float(stats.norm.ppf(1 - alpha / 2))
-
-
-def z_interval(estimate: float, se: float, alpha: float = 0.05) -> tuple[float, float]:
-    """Two-sided normal interval ``estimate ± z_{1-alpha/2} · se``.
-
-    >>> tuple(round(v, 4) for v in z_interval(0.5, 0.1, alpha=0.05))
-    (0.304, 0.696)
-    """
-    half = _z(alpha) * se
-    return float(estimate - half), float(estimate + half)
-
-
-def wilson_interval(successes: int, n: int, alpha: float = 0.05) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion ``successes / n``.
-
-    Well behaved at small ``n`` and near 0 or 1, where the Wald interval under-covers.
-
-    >>> tuple(round(v, 4) for v in wilson_interval(0, 10))
-    (0.0, 0.2775)
-    """
-    if n <= 0:
-        raise ValueError("n must be positive")
-    if not 0 <= successes <= n:
-        raise ValueError(f"successes must be in [0, n], got {successes} of {n}")
-    z = _z(alpha)
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z / denom * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
-
-
-def newcombe_interval(successes1: int, n1: int, successes2: int, n2: int,
-                      alpha: float = 0.05) -> tuple[float, float]:
-    """Interval for ``p1 - p2`` of two independent proportions (Newcombe's hybrid score method).
-
-    Combines the Wilson intervals ``(l1, u1)`` and ``(l2, u2)``:
-    ``d - sqrt((p1-l1)² + (u2-p2)²)`` to ``d + sqrt((u1-p1)² + (p2-l2)²)``.
-
-    >>> tuple(round(v, 4) for v in newcombe_interval(90, 100, 80, 100))
-    (0.0001, 0.1995)
-    """
-    p1, p2 = successes1 / n1, successes2 / n2
-    l1, u1 = wilson_interval(successes1, n1, alpha)
-    l2, u2 = wilson_interval(successes2, n2, alpha)
-    d = p1 - p2
-    return (float(d - np.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)),
-            float(d + np.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)))
-
-
 def bootstrap_interval(metric_fn: Callable[..., float | np.ndarray], y_true, y_pred,
                        alpha: float = 0.05, n_boot: int = 2000, seed: int = 0,
-                       method: str = "bca", vectorized: bool = False) -> tuple[float, float]:
+                       method: str = "bca", vectorized: bool = False) -> Interval:
     """Bootstrap interval for ``metric_fn(y_true, y_pred)``, resampling rows (pairs).
 
     ``method`` is ``"percentile"`` or ``"bca"`` (bias-corrected and accelerated, the default).
@@ -100,6 +45,8 @@ def bootstrap_interval(metric_fn: Callable[..., float | np.ndarray], y_true, y_p
     >>> bool(lo < macro_f1(t, p) < hi)
     True
     """
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
     if method not in BOOTSTRAP_METHODS:
         raise ValueError(f"method must be one of {BOOTSTRAP_METHODS}, got {method!r}")
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
@@ -126,7 +73,7 @@ def bootstrap_interval(metric_fn: Callable[..., float | np.ndarray], y_true, y_p
     if np.isnan(lo) or np.isnan(hi):
         lo, hi = (float(v) for v in np.quantile(res.bootstrap_distribution,
                                                 [alpha / 2, 1 - alpha / 2]))
-    return lo, hi
+    return Interval(lo, hi, level, f"{method} bootstrap")
 
 
 # --------------------------------------------------------------------------- metrics on codes

@@ -35,8 +35,9 @@ from typing import Any
 import numpy as np
 
 from tether.errors import InputError
-from tether.evaluate.intervals import z_interval
 from tether.io import iter_records
+from tether.results import Result, decode_fields
+from tether.stats import Interval, normal
 
 #: Metrics :func:`estimate` knows.
 ESTIMATE_METRICS = ("mean", "accuracy", "prevalence")
@@ -66,14 +67,14 @@ def classical_mean_se(Y) -> float:
     return float(y.std() / np.sqrt(y.size))
 
 
-def classical_mean_ci(Y, alpha: float = 0.05) -> tuple[float, float]:
+def classical_mean_ci(Y, alpha: float = 0.05) -> Interval:
     """Normal interval for the mean of ``Y`` from the gold set alone.
 
     >>> tuple(round(v, 4) for v in classical_mean_ci([0.0, 1.0, 1.0, 0.0], alpha=0.05))
     (0.01, 0.99)
     """
     y = _vector(Y, "Y")
-    return z_interval(float(y.mean()), classical_mean_se(y), alpha)
+    return normal(float(y.mean()), classical_mean_se(y), 1 - alpha)
 
 
 # ------------------------------------------------------------------------------------ PPI
@@ -119,7 +120,7 @@ def ppi_mean_se(Y, Yhat, Yhat_unlabeled, lam: float | None = None) -> float:
 
 
 def ppi_mean_ci(Y, Yhat, Yhat_unlabeled, alpha: float = 0.05,
-                lam: float | None = None) -> tuple[float, float]:
+                lam: float | None = None) -> Interval:
     """Prediction-powered normal interval for the mean of ``Y``.
 
     ``lam=1`` is PPI; ``lam=None`` (default) is PPI++ with the tuned ``lambda``.
@@ -129,8 +130,8 @@ def ppi_mean_ci(Y, Yhat, Yhat_unlabeled, alpha: float = 0.05,
     True
     """
     lam = _lam(Y, Yhat, Yhat_unlabeled, lam)
-    return z_interval(ppi_mean_pointestimate(Y, Yhat, Yhat_unlabeled, lam),
-                      ppi_mean_se(Y, Yhat, Yhat_unlabeled, lam), alpha)
+    return normal(ppi_mean_pointestimate(Y, Yhat, Yhat_unlabeled, lam),
+                  ppi_mean_se(Y, Yhat, Yhat_unlabeled, lam), 1 - alpha)
 
 
 def effective_sample_size(n_gold: int, se_classical: float, se_ppi: float) -> float | None:
@@ -143,19 +144,19 @@ def effective_sample_size(n_gold: int, se_classical: float, se_ppi: float) -> fl
 
 # ------------------------------------------------------------------------------- estimate
 @dataclass(frozen=True)
-class MeanEstimate:
+class MeanEstimate(Result):
     """A point estimate with its two-sided interval and standard error."""
 
     estimate: float
-    ci: tuple[float, float]
+    ci: Interval
     se: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {"estimate": self.estimate, "ci": list(self.ci), "se": self.se}
+        return {"estimate": self.estimate, "ci": self.ci.to_dict(), "se": self.se}
 
 
 @dataclass(frozen=True)
-class EstimateResult:
+class EstimateResult(Result):
     """Classical, PPI and PPI++ estimates of one metric, from a gold set and unlabelled rows."""
 
     metric: str
@@ -187,6 +188,10 @@ class EstimateResult:
             "effective_n": self.effective_n,
             "method": METHOD,
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EstimateResult:
+        return decode_fields(cls, {**data, "lam": data["ppi_pp"]["lambda"]})
 
 
 def _number(record: Mapping[str, Any], field: str, where: dict[str, Any]) -> float:

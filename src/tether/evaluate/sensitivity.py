@@ -28,7 +28,6 @@ import numpy as np
 from sklearn.metrics import confusion_matrix
 
 from tether.errors import InputError
-from tether.evaluate.intervals import wilson_interval
 from tether.evaluate.sweep import (
     Examples,
     Progress,
@@ -46,6 +45,7 @@ from tether.evaluate.sweep import (
     trend,
 )
 from tether.mix import round_half_up
+from tether.stats import wilson
 from tether.store import Store
 
 NOISE_KINDS = ("uniform", "confusion")
@@ -175,7 +175,8 @@ class SensitivityResult:
             "confusion": self.confusion,
             "generator_error": {
                 "rate": self.generator_error_rate,
-                "ci": list(wilson_interval(self.generator_errors, self.n_matched, self.alpha)),
+                "ci": wilson(self.generator_errors, self.n_matched,
+                             1 - self.alpha).to_dict(),
                 "method": "Wilson score interval"},
             "gold": self.gold.to_dict(), "generated": self.generated.to_dict(),
             "noise": [p.to_dict() for p in self.points],

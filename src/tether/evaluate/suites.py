@@ -34,10 +34,10 @@ from tether.evaluate.intervals import (
     METRICS,
     bootstrap_interval,
     encode_labels,
-    newcombe_interval,
-    wilson_interval,
 )
 from tether.io import iter_records
+from tether.results import Result
+from tether.stats import Interval, newcombe, wilson
 from tether.store import Store
 
 #: ``save_audit`` kind under which a suite's pass threshold is stored.
@@ -50,19 +50,19 @@ NEWCOMBE = "newcombe-wilson (difference of independent proportions)"
 
 
 @dataclass(frozen=True)
-class MetricValue:
+class MetricValue(Result):
     """One metric on one suite, with its interval and the method that made it."""
 
     estimate: float
-    ci: tuple[float, float]
+    ci: Interval
     method: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"estimate": self.estimate, "ci": list(self.ci), "method": self.method}
+        return {"estimate": self.estimate, "ci": self.ci.to_dict(), "method": self.method}
 
 
 @dataclass(frozen=True)
-class SuiteResult:
+class SuiteResult(Result):
     """A suite's scores; ``threshold``/``passed`` only for synthetic (unit-test) suites."""
 
     suite: str
@@ -85,11 +85,11 @@ class SuiteResult:
 
 
 @dataclass(frozen=True)
-class Inflation:
+class Inflation(Result):
     """Pooled synthetic accuracy minus pooled real accuracy, with its interval."""
 
     gap: float
-    ci: tuple[float, float]
+    ci: Interval
     synthetic_accuracy: float
     real_accuracy: float
     n_synthetic: int
@@ -97,13 +97,13 @@ class Inflation:
     method: str = NEWCOMBE
 
     def to_dict(self) -> dict[str, Any]:
-        return {"gap": self.gap, "ci": list(self.ci), "synthetic_accuracy": self.synthetic_accuracy,
+        return {"gap": self.gap, "ci": self.ci.to_dict(), "synthetic_accuracy": self.synthetic_accuracy,
                 "real_accuracy": self.real_accuracy, "n_synthetic": self.n_synthetic,
                 "n_real": self.n_real, "method": self.method}
 
 
 @dataclass(frozen=True)
-class EvalResult:
+class EvalResult(Result):
     """Real suites (acceptance), synthetic suites (unit tests), the inflation gap, warnings."""
 
     model: str | None
@@ -226,11 +226,12 @@ def _metric(name: str, y_true: np.ndarray, y_pred: np.ndarray, alpha: float, n_b
     fn = METRICS[name]
     value = float(fn(y_true, y_pred))
     if name == "accuracy":
-        return MetricValue(value, wilson_interval(int(np.sum(y_true == y_pred)), y_true.size,
-                                                  alpha), WILSON)
+        return MetricValue(value, wilson(int(np.sum(y_true == y_pred)), y_true.size, 1 - alpha),
+                           WILSON)
     method = "bca" if y_true.size <= BCA_MAX_ROWS else "percentile"
     if y_true.size < 2:
-        return MetricValue(value, (value, value), f"bootstrap-{method}")
+        return MetricValue(value, Interval(value, value, 1 - alpha, f"{method} bootstrap"),
+                           f"bootstrap-{method}")
     return MetricValue(value, bootstrap_interval(fn, y_true, y_pred, alpha, n_boot, seed,
                                                  method, vectorized=True), f"bootstrap-{method}")
 
@@ -305,7 +306,7 @@ def evaluate_suites(store: Store, predictions: str | Path | Iterable[Mapping[str
     inflation = None
     (cs, ns), (cr, nr) = pooled["synthetic"], pooled["real"]
     if ns and nr:
-        inflation = Inflation(cs / ns - cr / nr, newcombe_interval(cs, ns, cr, nr, alpha),
+        inflation = Inflation(cs / ns - cr / nr, newcombe(cs, ns, cr, nr, 1 - alpha),
                               cs / ns, cr / nr, ns, nr)
     else:
         warnings.append("no inflation gap: it needs at least one real and one synthetic suite")

@@ -34,8 +34,8 @@ from scipy import stats
 from sklearn.metrics import accuracy_score, f1_score
 
 from tether.errors import InputError, TetherError
-from tether.evaluate.intervals import wilson_interval
 from tether.mix import allocate, round_half_up
+from tether.stats import wilson
 from tether.store import Store
 from tether.students import fresh
 
@@ -260,7 +260,7 @@ class Scores:
                        for ci in (t_interval(acc, self.alpha), t_interval(f1, self.alpha)))
         return {"accuracy": {"mean": self.accuracy, "ci": t_acc,
                              "method": T_METHOD,
-                             "wilson_pooled": list(wilson_interval(correct, n, self.alpha)),
+                             "wilson_pooled": wilson(correct, n, 1 - self.alpha).to_dict(),
                              "wilson_method": WILSON_METHOD, "repeats": acc},
                 "macro_f1": {"mean": float(np.mean(f1)), "ci": t_f1,
                              "method": T_METHOD, "repeats": f1}}
