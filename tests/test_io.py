@@ -152,3 +152,148 @@ def test_a_type_that_changes_after_the_inferred_sample_is_read_not_rejected(stor
     assert store.ingest("d", path, origin="real").added == 25_001
     late = store.table("d", where="text = 'late'").column("fields").to_pylist()
     assert json.loads(late[0]) == {"score": "high"}
+
+
+# ---------------------------------------------------------------- stored wrong, silently (#16)
+def test_a_label_of_another_type_early_is_refused_with_line_and_field(seeded, tmp_path):
+    """One number among string labels used to make every good label be stored as '"x"'."""
+    rows = [dict(r) for r in GOOD]
+    rows[2]["label"] = 7
+    path = write_jsonl(tmp_path / "a.jsonl", rows)
+    err = check_rejected(seeded, path, line=3, field="label", match="expected a string like")
+    assert "got a number (7)" in str(err)
+
+
+@pytest.mark.parametrize("value, kind", [(["b"], "a list"), ({"k": 1}, "an object"), (3, "a number")])
+def test_text_of_another_type_is_refused(seeded, tmp_path, value, kind):
+    rows = [dict(r) for r in GOOD]
+    rows[1]["text"] = value
+    path = write_jsonl(tmp_path / "a.jsonl", rows)
+    err = check_rejected(seeded, path, line=2, field="text", match="expected a string")
+    assert f"got {kind}" in str(err)
+
+
+def test_a_nested_label_in_jsonl_is_refused(seeded, tmp_path):
+    rows = [dict(r, label=["x"]) for r in GOOD]
+    path = write_jsonl(tmp_path / "a.jsonl", rows)
+    check_rejected(seeded, path, line=1, field="label", match="a label is one value")
+
+
+def test_labels_of_one_non_string_type_are_kept_as_their_text(store, tmp_path):
+    path = write_jsonl(tmp_path / "a.jsonl", [{"text": f"t{i}", "label": i % 2} for i in range(4)])
+    assert store.ingest("d", path, origin="real", label_origin="real").added == 4
+    assert store.table("d").column("label").to_pylist() == ["0", "1", "0", "1"]
+    again = store.ingest("d", path, origin="real", label_origin="real")
+    assert (again.added, again.skipped_duplicates) == (0, 4)
+
+
+def test_a_label_of_another_type_late_in_a_million_rows_is_refused(store, tmp_path):
+    path = tmp_path / "big.jsonl"
+    n = 1_000_000
+    with path.open("w") as fh:
+        fh.writelines(f'{{"text": "t{i}", "label": "{"ab"[i % 2]}"}}\n' for i in range(n - 2))
+        fh.write('{"text": "late", "label": 7}\n{"text": "last", "label": "a"}\n')
+    before = snapshot(store)
+    with pytest.raises(InputError, match="expected a string like the other rows") as err:
+        store.ingest("d", path, origin="real", label_origin="real")
+    assert (err.value.line, err.value.field) == (n - 1, "label")
+    assert snapshot(store) == before
+
+
+def test_reingesting_a_clean_file_stores_labels_without_quotes_and_adds_nothing(store, tmp_path):
+    path = write_jsonl(tmp_path / "a.jsonl", GOOD)
+    store.ingest("d", path, origin="real", label_origin="real")
+    assert set(store.table("d").column("label").to_pylist()) == {"x"}
+    again = store.ingest("d", path, origin="real", label_origin="real")
+    assert (again.added, again.skipped_duplicates) == (0, len(GOOD))
+
+
+def test_mixed_types_in_records_name_the_row_and_field(seeded):
+    before = snapshot(seeded)
+    with pytest.raises(InputError, match="expected a string like the other rows, got a number") as err:
+        seeded.ingest("new", [{"text": "a", "label": "x"}, {"text": "b", "label": 7}],
+                      origin="real", label_origin="real")
+    assert (err.value.row, err.value.field) == (2, "label")
+    assert snapshot(seeded) == before
+
+
+@pytest.mark.parametrize("label", [[{"k": 1}, {"k": 2}], [["k"], ["j"]]])
+def test_a_parquet_struct_or_list_label_is_refused_not_stored_as_a_repr(seeded, tmp_path, label):
+    path = tmp_path / "a.parquet"
+    pq.write_table(pa.table({"text": ["a", "b"], "label": label}), path)
+    check_rejected(seeded, path, field="label", match="expected text or a number")
+
+
+def test_csv_unterminated_quote_names_the_line(seeded, tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_text('text,label\na,x\n"b,x\nc,x\n')
+    check_rejected(seeded, path, line=3, match="closing quote")
+
+
+def test_csv_text_and_ids_are_kept_as_written(store, tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_text('id,text,label\n007,0012,01\n008,"a ""q""",x\n')
+    store.ingest("d", path, origin="real", label_origin="real")
+    rows = store.table("d").to_pylist()
+    assert [(r["id"], r["text"], r["label"]) for r in rows] == [("007", "0012", "01"),
+                                                                ("008", 'a "q"', "x")]
+
+
+@pytest.mark.parametrize("raw", ["NaN", "Infinity", "-Infinity", "1e999", "[1, NaN]"])
+def test_non_finite_numbers_in_json_are_refused(seeded, tmp_path, raw):
+    lines = [json.dumps(r) for r in GOOD]
+    lines.insert(3, '{"id": "n", "text": "t", "label": "x", "score": %s}' % raw)
+    path = tmp_path / "a.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    check_rejected(seeded, path, line=4, field="score", match="no JSON form")
+
+
+def test_a_large_finite_exponent_is_kept(store, tmp_path):
+    path = write_jsonl(tmp_path / "a.jsonl", [{"text": "t", "score": 1e300}, {"text": "u", "s": "NaN"}])
+    assert store.ingest("d", path, origin="real").added == 2
+    fields = [json.loads(f) for f in store.table("d").column("fields").to_pylist()]
+    assert fields == [{"score": 1e300}, {"s": "NaN"}]
+
+
+def test_nan_in_parquet_names_the_row_and_field(seeded, tmp_path):
+    path = tmp_path / "a.parquet"
+    pq.write_table(pa.table({"text": ["a", "b"], "score": [1.0, float("nan")]}), path)
+    check_rejected(seeded, path, row=2, field="score", match="no JSON form", label_origin=None)
+
+
+@pytest.mark.parametrize("depth", [200, 1000, 100_000])
+def test_deeply_nested_json_is_refused_with_the_line(seeded, tmp_path, depth):
+    lines = [json.dumps(r) for r in GOOD]
+    lines.insert(2, '{"text": "t", "deep": ' + "[" * depth + "]" * depth + "}")
+    path = tmp_path / "a.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    check_rejected(seeded, path, line=3, match="more than 128 deep")
+
+
+def test_iter_records_maps_deep_nesting_to_an_input_error(tmp_path):
+    from tether.io import iter_records
+
+    path = tmp_path / "p.jsonl"
+    path.write_text('{"a": 1}\n{"a": ' + "[" * 5000 + "]" * 5000 + "}\n")
+    with pytest.raises(InputError, match="deep") as err:
+        list(iter_records(path))
+    assert err.value.line == 2
+
+
+def test_a_key_first_seen_after_the_type_sample_is_kept(store, tmp_path):
+    rows = [{"text": f"t{i}"} for i in range(25_000)] + [{"text": "late", "extra": "kept"}]
+    path = write_jsonl(tmp_path / "a.jsonl", rows)
+    store.ingest("d", path, origin="real")
+    late = store.table("d", where="text = 'late'").column("fields").to_pylist()
+    assert json.loads(late[0]) == {"extra": "kept"}
+
+
+def test_dedup_text_normalises_unicode_and_drops_zero_width():
+    from tether.io import dedup_text
+
+    base = "caf\u00e9 na\u00efve"
+    variants = ["cafe\u0301 nai\u0308ve", *(f"caf\u00e9{z} na\u00efve" for z in
+                                            "\u200b\u200c\u200d\u2060\ufeff"), "ｃａｆé naïve"]
+    assert {dedup_text(v) for v in variants} == {dedup_text(base)} == {base}
+    ascii_text = "plain"
+    assert dedup_text(ascii_text) is ascii_text

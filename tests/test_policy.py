@@ -278,3 +278,15 @@ def test_a_policy_with_no_rule_is_refused_not_passed(tmp_path):
     path.write_text("# nothing enforced yet\n")
     with pytest.raises(PolicyError, match="states no rule"):
         load_policy(path)
+
+
+def test_contamination_exact_check_sees_unicode_twins(store):
+    """NFC/NFD twins and zero-width variants of a text are exact copies (#16)."""
+    store.ingest("train", [{"text": "Caf\u00e9 prices rise sharply in the capital"}], origin="real")
+    store.ingest("holdout", [{"text": "Cafe\u0301 prices rise sharply in\u200b the capital"},
+                             {"text": "Something else entirely happened today"}],
+                 origin="real")
+    policy = parse_policy("[[no_contamination]]\ntrain = 'train'\neval = 'holdout'\n"
+                          "threshold = 0.99\n")
+    leak = rule(check(store, policy), "no_contamination", "train → holdout")
+    assert not leak.passed and leak.value == 1 and "1 exact" in leak.message

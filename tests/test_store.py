@@ -214,3 +214,80 @@ def test_label_origin_without_a_label_field_is_an_error_and_writes_nothing(tmp_p
         assert store.datasets() == []
         store.ingest("news", path, origin="real", label_origin="real", label_field="topic")
         assert store.summary("news").count == 1
+
+
+# ------------------------------------------------------------------------- identity (#16)
+TWINS = ["caf\u00e9 au lait", "cafe\u0301 au lait", "caf\u00e9\u200b au lait",
+         "caf\u00e9 au\u200c lait", "\ufeffcaf\u00e9 au lait", "caf\u00e9 au\u2060 lait",
+         "caf\u00e9\u200d au lait"]
+
+
+def test_unicode_twins_are_duplicates_but_keep_exact_content_hashes(store):
+    r = store.ingest("d", [{"text": TWINS[0], "label": "x"}], origin="real", label_origin="real")
+    again = store.ingest("d", [{"text": t, "label": "x"} for t in TWINS[1:]], origin="real",
+                         label_origin="real")
+    assert (r.added, again.added, again.skipped_duplicates) == (1, 0, len(TWINS) - 1)
+    within = store.ingest("e", [{"text": t} for t in TWINS], origin="real")
+    assert (within.added, within.skipped_duplicates) == (1, len(TWINS) - 1)
+    # the stored text and its content hash stay exactly what was given
+    store.ingest("f", [{"text": TWINS[1]}], origin="real")
+    nfc, nfd = (store.table(n).to_pylist()[0] for n in ("e", "f"))
+    assert nfd["text"] == TWINS[1] and nfc["content_hash"] != nfd["content_hash"]
+
+
+def test_dedup_key_is_the_content_hash_for_content_normalising_leaves_alone(store):
+    store.ingest("d", [{"text": "plain", "n": 1}, {"text": "d\u00e9j\u00e0 vu"},
+                       {"text": "cafe\u0301"}], origin="real")
+    rows = store.con.execute("SELECT text, content_hash, dedup_key FROM samples "
+                             "ORDER BY rowid").fetchall()
+    assert [h == k for _, h, k in rows] == [True, True, False]
+
+
+def test_a_store_written_before_dedup_keys_opens_and_gets_them(tmp_path):
+    path = tmp_path / "old.duckdb"
+    with Store(path) as s:
+        s.ingest("d", [{"text": "plain", "n": 1.5, "tags": ["a"]}, {"text": "cafe\u0301"}],
+                 origin="real")
+        keys = s.con.execute("SELECT dedup_key FROM samples ORDER BY rowid").fetchall()
+        s.con.execute("ALTER TABLE samples DROP COLUMN dedup_key")
+    with Store(path) as s:
+        assert s.con.execute("SELECT dedup_key FROM samples ORDER BY rowid").fetchall() == keys
+        assert s.ingest("d", [{"text": "caf\u00e9"}], origin="real").added == 0
+
+
+def _two_datasets_with_id_x(store):
+    store.ingest("a", [{"id": "x", "text": "alpha"}], origin="real")
+    store.ingest("b", [{"id": "x", "text": "beta"}], origin="real")
+
+
+def test_a_parent_id_held_by_different_samples_in_two_datasets_must_be_qualified(store):
+    _two_datasets_with_id_x(store)
+    before = snapshot(store)
+    syn = {"origin": "synthetic", "family": "rule", "generator": "g@1"}
+    with pytest.raises(InputError, match="qualify it as dataset:id") as err:
+        store.ingest("s", [{"id": "c", "text": "child", "parents": ["x"]}], **syn)
+    assert err.value.field == "parents" and err.value.row == 1 and "a, b" in str(err.value)
+    assert snapshot(store) == before
+    store.ingest("s", [{"id": "c", "text": "child", "parents": ["b:x"]},
+                       {"id": "g", "text": "grandchild", "parents": ["s:c"]}], **syn)
+    assert {r["id"]: r["generation"] for r in store.table("s").to_pylist()} == {"c": 1, "g": 2}
+    assert store.lineage("g").ancestors == ["c", "x"]
+    assert store.lineage("x", "b").descendants == ["c", "g"]
+    with pytest.raises(InputError, match="'a:nope' is not in the store"):
+        store.ingest("t", [{"text": "t", "parents": ["a:nope"]}], **syn)
+
+
+def test_copies_of_one_sample_in_several_datasets_are_one_parent(store):
+    store.ingest("a", [{"id": "x", "text": "same"}], origin="real")
+    store.ingest("b", [{"id": "x", "text": "same"}], origin="real")
+    store.ingest("s", [{"text": "child", "parents": ["x"]}], origin="synthetic", family="rule",
+                 generator="g@1")
+    assert store.table("s").column("generation").to_pylist() == [1]
+
+
+def test_parents_in_a_cycle_are_an_input_error(store):
+    with pytest.raises(InputError, match="cycle") as err:
+        store.ingest("s", [{"id": "p", "text": "1", "parents": ["q"]},
+                           {"id": "q", "text": "2", "parents": ["p"]}],
+                     origin="synthetic", family="rule", generator="g@1")
+    assert err.value.field == "parents"

@@ -30,6 +30,7 @@ from tether.audit.faithfulness import audit_faithfulness
 from tether.audit.generator import audit_generator
 from tether.audit.labels import audit_labels
 from tether.audit.mirage import audit_mirage
+from tether.audit.style import audit_style
 from tether.audit.overlap import audit_overlap
 from tether.evaluate.ppi import estimate
 from tether.evaluate.sensitivity import sensitivity
@@ -54,7 +55,8 @@ SMALL_SPLITS = {"seed": 150, "holdout": 200, "gold": 100, "unlabelled": 200}
 STAGES = ("split and ingest real data", "generate: rule perturbations", "generate: templates",
           "generate: simulated users", "generate: teacher labels", "generate: probes",
           "mix", "audit: mirage", "audit: coverage", "audit: overlap", "audit: label issues",
-          "audit: generator", "audit: diversity", "audit: faithfulness", "evaluate suites",
+          "audit: generator", "audit: diversity", "audit: faithfulness", "audit: style",
+          "evaluate suites",
           "prediction-powered estimate", "ratio sweep", "generator sensitivity", "report")
 
 Progress = Callable[[str], None]
@@ -156,31 +158,30 @@ def run_demo(out_dir: str | Path = "tether-demo", *, seed: int = 0, small: bool 
         audit_diversity(store, "synthetic-lineage", seed=seed)
         step(STAGES[13])
         audit_faithfulness(store, "synthetic-lineage", classifier_train="real-seed", seed=seed)
+        step(STAGES[14])
+        audit_style(store, "real-seed", "synthetic-pool")
 
         # -- evaluation: real suites are the acceptance result ---------------------------------
-        step(STAGES[14])
+        step(STAGES[15])
         student = _fit(store, "train-mix", seed)
         suites = ["real-holdout", "synthetic-templates", "synthetic-probes", "teacher-gold"]
         predictions = [row for suite in suites for row in _predict(store, student, suite)]
         evaluation = evaluate_suites(store, predictions, suites, model="tfidf-logreg-student",
                                      model_family="sklearn", thresholds=0.8, seed=seed)
-        store.save_audit("eval", evaluation.to_dict(), {"suites": suites, "model": "student"})
-        step(STAGES[15])
+        step(STAGES[16])
         gold = [{**row, "label": truth} for row, truth in
                 zip(_predict(store, student, "real-gold"),
                     store.table("real-gold").column("label").to_pylist())]
         unlabelled = _predict(store, student, "real-unlabelled")
-        ppi = estimate(gold, unlabelled, metric="accuracy")
-        store.save_audit("estimate", ppi.to_dict(), {"gold": "real-gold",
-                                                     "predicted": "real-unlabelled"})
-        step(STAGES[16])
+        ppi = estimate(gold, unlabelled, metric="accuracy", store=store)
+        step(STAGES[17])
         sweep(store, "real-seed", "synthetic-pool", "real-holdout",
               ratios=(0, 0.25, 0.5, 0.75, 1), repeats=repeats, seed=seed)
-        step(STAGES[17])
+        step(STAGES[18])
         sensitivity(store, "real-gold", "teacher-gold", "real-holdout",
                     rates=(0.05, 0.15, 0.3), repeats=repeats, seed=seed)
 
-        step(STAGES[18])
+        step(STAGES[19])
         report = build_report(store, title="tether demo: BBC News")
         html = write_report(report, out / "report.html", out / "report.json")
         counts = {d.name: d.count for d in store.datasets()}

@@ -1,4 +1,4 @@
-"""Reading and writing sample files: JSONL, CSV and Parquet, and dataset cards.
+"""Reading and writing sample files: JSONL, CSV and Parquet (dataset cards: :mod:`tether.cards`).
 
 The fast path reads files with DuckDB's own readers (streaming, parallel, typed); this module
 builds those scans and, when one fails, pins the failure to a line and a field with a careful
@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,27 @@ from tether.errors import InputError
 
 #: Largest single record (one JSON line) accepted, in bytes.
 MAX_RECORD_BYTES = 16 * 1024 * 1024
+#: Deepest nesting of a JSON value DuckDB's reader accepts (arrays and objects inside each other).
+MAX_JSON_DEPTH = 128
 FORMATS = ("jsonl", "csv", "parquet")
+#: Characters that render as nothing and are dropped from dedup keys (:func:`dedup_text`).
+ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff"
+_ZERO_WIDTH_RE = re.compile(f"[{ZERO_WIDTH}]")
+
+
+def dedup_text(text: str) -> str:
+    """The form of ``text`` that dedup and contamination keys compare: Unicode NFKC with the
+    zero-width characters (U+200B, U+200C, U+200D, U+2060, U+FEFF) removed, so that NFC/NFD
+    twins and invisible variants of one text are one key. The store's content hash stays exact.
+    Returns ``text`` itself (the same object) when it is already in that form.
+
+    >>> dedup_text("cafe\u0301") == dedup_text("caf\u00e9\u200b")
+    True
+    """
+    if text.isascii() or (unicodedata.is_normalized("NFKC", text)
+                          and not _ZERO_WIDTH_RE.search(text)):
+        return text
+    return _ZERO_WIDTH_RE.sub("", unicodedata.normalize("NFKC", text))
 _SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv",
              ".parquet": "parquet", ".pq": "parquet"}
 
@@ -49,19 +71,28 @@ def _quote(path: str | Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
-def scan_sql(path: str | Path, fmt: str, *, exhaustive: bool = False) -> str:
+def scan_sql(path: str | Path, fmt: str, *, exhaustive: bool = False,
+             columns: Mapping[str, str] | None = None) -> str:
     """SQL table expression that streams the file with DuckDB's reader for ``fmt``.
 
     Column types are inferred from the first 20,480 records; ``exhaustive=True`` infers them
     from every record (a second pass over the file), for files whose types drift later on.
+    ``columns`` (name → DuckDB type) fixes types instead: for JSONL it is every column to read,
+    for CSV it overrides the inferred type of the columns it names.
     """
     p = Path(path)
     sample = -1 if exhaustive else 20480
+    spec = ("{" + ", ".join(f"{_quote(k)}: {_quote(v)}" for k, v in columns.items()) + "}"
+            if columns else None)
     if fmt == "jsonl":
+        typed = f"columns={spec}" if spec else f"sample_size={sample}"
         return (f"read_json({_quote(p)}, format='newline_delimited', records=true, "
-                f"maximum_object_size={MAX_RECORD_BYTES}, sample_size={sample})")
+                f"maximum_object_size={MAX_RECORD_BYTES}, {typed})")
     if fmt == "csv":
-        return f"read_csv({_quote(p)}, header=true, sample_size={sample})"
+        # quote fixed to '"': when the sniffer may choose, an unterminated quote makes it pick
+        # no quoting at all and the quote is kept as literal text
+        typed = f", types={spec}" if spec else ""
+        return f"read_csv({_quote(p)}, header=true, quote='\"', sample_size={sample}{typed})"
     target = p / "**/*.parquet" if p.is_dir() else p
     return f"read_parquet({_quote(target)})"
 
@@ -106,18 +137,24 @@ def diagnose(path: str | Path, fmt: str, reader_error: Exception) -> InputError:
     Streams the file once; falls back to the reader's own message when no line is at fault.
     """
     p = Path(path)
-    if fmt == "jsonl":
-        found = _first_bad_json_line(p)
-        if found is not None:
-            return found
-    elif fmt == "csv":
-        found = _first_bad_text_line(p)
-        if found is not None:
-            return found
+    found = first_bad_line(p, fmt)
+    if found is not None:
+        return found
     message = str(reader_error).split("\n")[0]
     line = re.search(r"\b[Ll]ine:? (\d+)", str(reader_error))
     return InputError(f"could not be read as {fmt}: {message}", path=p,
                       line=int(line.group(1)) if line else None)
+
+
+def first_bad_line(path: str | Path, fmt: str) -> InputError | None:
+    """The error for the first line of a JSONL or CSV file that cannot be read as it was
+    written (see :func:`parse_json_line`), or None when every line reads."""
+    p = Path(path)
+    if fmt == "jsonl":
+        return _first_bad_json_line(p)
+    if fmt == "csv":
+        return _first_bad_text_line(p) or _first_bad_csv_record(p)
+    return None
 
 
 def _lines(path: Path):
@@ -151,6 +188,87 @@ def _first_bad_text_line(path: Path) -> InputError | None:
     return None
 
 
+def _first_bad_csv_record(path: Path) -> InputError | None:
+    """The first record Python's strict CSV reader refuses (an unterminated quote)."""
+    with path.open(newline="", encoding="utf-8", errors="replace") as fh:
+        reader = csv.reader(fh, strict=True)
+        start = 1
+        try:
+            for _ in reader:
+                start = reader.line_num + 1
+        except csv.Error as exc:
+            hint = ("; a quoted field must end with a closing quote (write a quote inside one "
+                    "as \"\")" if "end of data" in str(exc) or "expected" in str(exc) else "")
+            return InputError(f"malformed CSV: {exc}{hint}", path=path, line=start)
+    return None
+
+
+def json_depth(value: Any) -> int:
+    """How deeply arrays and objects nest in ``value`` (0 for a scalar), without recursion.
+
+    >>> json_depth({"a": [1, [2]]})
+    3
+    """
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+NON_FINITE_MESSAGE = ("NaN, Infinity and numbers beyond a double (1e999) have no JSON form; "
+                      "write null for a missing value, or quote it as text")
+
+
+def parse_json_line(text: str, *, path: str | Path | None = None, line: int | None = None,
+                    row: int | None = None, finite: bool = True) -> dict[str, Any]:
+    """One JSONL record as a dict, or :class:`InputError` naming the line: malformed JSON, not
+    an object, nested deeper than :data:`MAX_JSON_DEPTH`, or (unless ``finite=False``)
+    NaN/Infinity/a number too large for a double (JSON has none of these).
+
+    >>> parse_json_line('{"a": 1}')
+    {'a': 1}
+    """
+    where = {"path": path, "line": line, "row": row}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"malformed JSON: {exc.msg} at column {exc.colno}", **where) from None
+    except RecursionError:
+        value = None
+    if value is None or json_depth(value) > MAX_JSON_DEPTH:
+        raise InputError(f"the record nests arrays or objects more than {MAX_JSON_DEPTH} deep; "
+                         "flatten it or store the nested part as a string", **where)
+    if not isinstance(value, dict):
+        raise InputError(f"each line must be a JSON object, got {type(value).__name__}", **where)
+    for key, item in value.items() if finite else ():
+        if has_non_finite(item):
+            raise InputError(NON_FINITE_MESSAGE, field=key, **where)
+    return value
+
+
+def has_non_finite(value: Any) -> bool:
+    """Whether a parsed JSON value holds NaN or an infinity anywhere.
+
+    >>> has_non_finite([1, {"a": float("inf")}])
+    True
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return True
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 def _first_bad_json_line(path: Path) -> InputError | None:
     bad = _first_bad_text_line(path)
     if bad is not None:
@@ -160,12 +278,9 @@ def _first_bad_json_line(path: Path) -> InputError | None:
         if not text:
             continue
         try:
-            value = json.loads(text)
-        except json.JSONDecodeError as exc:
-            return InputError(f"malformed JSON: {exc.msg} at column {exc.colno}", path=path, line=number)
-        if not isinstance(value, dict):
-            return InputError(f"each line must be a JSON object, got {type(value).__name__}",
-                              path=path, line=number)
+            parse_json_line(text, path=path, line=number)
+        except InputError as exc:
+            return exc
     return None
 
 
@@ -192,25 +307,6 @@ def locate(path: str | Path, fmt: str, row: int) -> dict[str, int]:
                     return {"line": start}
                 start = reader.line_num + 1
     return {"row": row}
-
-
-def write_card(path: str | Path, summary: Mapping[str, Any]) -> Path:
-    """Write a Markdown dataset card for a dataset summary (``Store.summary(...).to_dict()``)."""
-    p = Path(path)
-    lines = [f"# Dataset card: {summary['name']}", "",
-             f"{summary['count']} samples; synthetic share {summary['synthetic_share']:.1%}.", "",
-             "Written by tether. Every sample carries its provenance: where its input and its label "
-             "came from, the generator that made it, and the samples it was derived from.", ""]
-    sections = [("Origin of the input", "by_origin"), ("Family", "by_family"),
-                ("Generator", "by_generator"), ("Origin of the label", "by_label_origin"),
-                ("Generation", "by_generation"), ("Domain", "by_domain"), ("Task", "by_task")]
-    for title, key in sections:
-        counts = summary.get(key) or {}
-        lines += [f"## {title}", "", "| value | samples |", "| --- | ---: |"]
-        lines += [f"| {value or '(none)'} | {n} |" for value, n in counts.items()]
-        lines.append("")
-    p.write_text("\n".join(lines), encoding="utf-8")
-    return p
 
 
 def iter_records(source: str | Path | Iterable[Mapping[str, Any]]
@@ -242,12 +338,5 @@ def iter_records(source: str | Path | Iterable[Mapping[str, Any]]
                              path=path, line=number) from None
         if not text:
             continue
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"malformed JSON: {exc.msg} at column {exc.colno}",
-                             path=path, line=number) from None
-        if not isinstance(value, dict):
-            raise InputError(f"each line must be a JSON object, got {type(value).__name__}",
-                             path=path, line=number)
-        yield {"path": str(path), "line": number}, value
+        yield {"path": str(path), "line": number}, parse_json_line(text, path=path, line=number,
+                                                                   finite=False)

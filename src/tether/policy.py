@@ -40,12 +40,12 @@ Example:
 from __future__ import annotations
 
 import fnmatch
-import json
 import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tether.audit.mirage import MirageResult
 from tether.audit.overlap import find_overlap
 from tether.errors import PolicyError
 from tether.store import Store
@@ -297,10 +297,9 @@ def _acceptance_rules(store: Store, policy: Policy) -> list[RuleResult]:
         if not store.has_dataset(name):
             out.append(RuleResult("acceptance_suite_real", name, False, None, 0, _missing(name)))
             continue
-        synthetic_inputs, synthetic_labels, total = store.con.execute(
-            "SELECT count(*) FILTER (WHERE origin <> 'real'), "
-            "count(*) FILTER (WHERE label_origin IS DISTINCT FROM 'real'), count(*) "
-            "FROM samples WHERE dataset = ?", [name]).fetchone()
+        counts = store.realness(name)
+        synthetic_inputs, synthetic_labels, total = (
+            counts["synthetic_inputs"], counts["synthetic_labels"], counts["total"])
         bad = max(synthetic_inputs, synthetic_labels)
         out.append(RuleResult(
             "acceptance_suite_real", name, bad == 0, bad, 0,
@@ -312,11 +311,7 @@ def _acceptance_rules(store: Store, policy: Policy) -> list[RuleResult]:
 def _field_rules(store: Store, policy: Policy) -> list[RuleResult]:
     out = []
     for f in policy.required_fields:
-        empty = "len(parents) = 0" if f == "parents" else \
-            f"{f} IS NULL OR CAST({f} AS VARCHAR) = ''"
-        rows = store.con.execute(
-            f"SELECT dataset, count(*) FILTER (WHERE {empty}), count(*) FROM samples "
-            f"WHERE origin = 'synthetic' GROUP BY dataset ORDER BY dataset").fetchall()
+        rows = store.missing_provenance(f)
         missing = sum(r[1] for r in rows)
         where = ", ".join(f"{d}: {m:,}" for d, m, _ in rows if m)
         total = sum(r[2] for r in rows)
@@ -324,17 +319,6 @@ def _field_rules(store: Store, policy: Policy) -> list[RuleResult]:
                               f"synthetic rows without {f}: {where}" if missing
                               else f"all {total:,} synthetic rows carry {f}"))
     return out
-
-
-def _latest_pair_audit(store: Store, real: str, synthetic: str) -> dict[str, Any] | None:
-    """The newest mirage audit whose params name exactly ``real`` and ``synthetic``."""
-    for params, result, created in store.con.execute(
-            "SELECT params, result, created_at FROM audits WHERE kind = 'mirage' "
-            "ORDER BY created_at DESC, rowid DESC").fetchall():
-        p = json.loads(params or "{}")
-        if p.get("real") == real and p.get("synthetic") == synthetic:
-            return {"params": p, "result": json.loads(result), "created_at": created}
-    return None
 
 
 def _scoped_mirage_rules(store: Store, policy: Policy) -> list[RuleResult]:
@@ -347,16 +331,15 @@ def _scoped_mirage_rules(store: Store, policy: Policy) -> list[RuleResult]:
             out.append(RuleResult("max_mirage_auc", target, False, None, pair.max_auc,
                                   _missing(absent[0])))
             continue
-        saved = _latest_pair_audit(store, pair.real, pair.synthetic)
-        if saved is None or saved["result"].get("c2st_auc") is None:
+        saved = store.latest_result(MirageResult, real=pair.real, synthetic=pair.synthetic)
+        if saved is None or saved.data.get("c2st_auc") is None:
             out.append(RuleResult("max_mirage_auc", target, False, None, pair.max_auc,
                                   f"not run: run `{rerun}`"))
             continue
-        written = store.con.execute("SELECT max(updated_at) FROM datasets WHERE name IN (?, ?)",
-                                    [pair.real, pair.synthetic]).fetchone()[0]
-        auc = round(float(saved["result"]["c2st_auc"]), 6)
-        when = saved["created_at"].isoformat()
-        if written is not None and saved["created_at"] <= written:
+        written = store.last_write(pair.real, pair.synthetic)
+        auc = round(float(saved.data["c2st_auc"]), 6)
+        when = saved.created_at.isoformat()
+        if written is not None and saved.created_at <= written:
             out.append(RuleResult("max_mirage_auc", target, False, auc, pair.max_auc,
                                   f"stale: the audit ({when}) predates the last write to the "
                                   f"datasets ({written.isoformat()}); run `{rerun}`"))
@@ -371,16 +354,16 @@ def _mirage_rule(store: Store, policy: Policy) -> list[RuleResult]:
         return _scoped_mirage_rules(store, policy)
     if policy.max_mirage_auc is None:
         return []
-    saved = store.latest_audit("mirage")
+    saved = store.latest_result(MirageResult)
     limit = policy.max_mirage_auc
-    if saved is None or saved["result"].get("c2st_auc") is None:
+    if saved is None or saved.data.get("c2st_auc") is None:
         return [RuleResult("max_mirage_auc", "mirage", False, None, limit,
                            "not run: tether audit mirage --real A --synthetic B")]
-    auc = float(saved["result"]["c2st_auc"])
-    params = saved.get("params") or {}
+    auc = float(saved.data["c2st_auc"])
+    params = saved.params
     pair = f"{params.get('real', '?')} vs {params.get('synthetic', '?')}"
     return [RuleResult("max_mirage_auc", pair, auc <= limit, round(auc, 6), limit,
-                       f"latest mirage audit ({saved['created_at']})")]
+                       f"latest mirage audit ({saved.created_at.isoformat()})")]
 
 
 def _contamination_rules(store: Store, policy: Policy) -> list[RuleResult]:
@@ -392,17 +375,15 @@ def _contamination_rules(store: Store, policy: Policy) -> list[RuleResult]:
         if absent:
             out.append(RuleResult("no_contamination", target, False, None, 0, _missing(absent[0])))
             continue
-        # exact copies of any record (text or tabular) by content hash, and near-duplicates or
+        # exact copies of any record (text or tabular) by dedup key (the content hash's input
+        # normalised: Unicode NFKC, zero-width characters dropped), and near-duplicates or
         # shared long passages of text by the overlap audit (MinHash + LSH, 13-grams)
-        exact = {r[0] for r in store.con.execute(
-            "SELECT id FROM samples WHERE dataset = ? AND content_hash IN "
-            "(SELECT content_hash FROM samples WHERE dataset = ?)",
-            [pair.eval, pair.train]).fetchall()}
+        exact = store.exact_copies(pair.eval, of=pair.train)
         train, evals = store.table(pair.train, with_text), store.table(pair.eval, with_text)
         near: set[str] = set()
         if train.num_rows and evals.num_rows:
             found = find_overlap(train, evals, threshold=pair.threshold)
-            near = {p["eval_id"] for p in found.pairs} | {p["eval_id"] for p in found.ngram_overlap}
+            near = set(found.eval_matches)
         total = store.summary(pair.eval).count
         bad = len(exact | near)
         out.append(RuleResult("no_contamination", target, bad == 0, bad, 0,
@@ -418,9 +399,8 @@ def _holdout_rule(store: Store, policy: Policy) -> list[RuleResult]:
     name, limit = policy.holdout, policy.min_holdout_real
     if not store.has_dataset(name):
         return [RuleResult("min_holdout_real", name, False, None, limit, _missing(name))]
-    real, total = store.con.execute(
-        "SELECT count(*) FILTER (WHERE origin = 'real' AND label_origin = 'real'), count(*) "
-        "FROM samples WHERE dataset = ?", [name]).fetchone()
+    counts = store.realness(name)
+    real, total = counts["real"], counts["total"]
     return [RuleResult("min_holdout_real", name, real >= limit, real, limit,
                        f"{real:,} of {total:,} rows real with real labels")]
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import os
 import types
 import typing
 from collections.abc import Mapping
@@ -62,6 +63,8 @@ def decode(tp: Any, value: Any) -> Any:
     """``value`` (JSON-shaped) as an instance of the type hint ``tp``."""
     if value is None:
         return None
+    if tp is not Any and isinstance(tp, type) and isinstance(value, tp):
+        return value
     origin = typing.get_origin(tp)
     if origin in (Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
@@ -134,6 +137,10 @@ KINDS: tuple[Kind, ...] = (
          "tether.audit.faithfulness:FaithfulnessResult",
          "tether audit faithfulness --dataset {dataset}",
          "Does each perturbation or paraphrase keep its parent's meaning?"),
+    Kind("style", "Style and objective: how synthetic answers are written",
+         "tether.audit.style:StyleResult",
+         "tether audit style --real {real} --synthetic {synthetic} --field {field}",
+         "Length, hedging, politeness, refusals, formatting and openers, real against synthetic."),
     Kind("eval", "Evaluation: real suites first", "tether.evaluate.suites:EvalResult",
          "tether eval --predictions PREDICTIONS.jsonl --suites {holdout}",
          "Real suites are acceptance tests; synthetic suites are unit tests, reported apart."),
@@ -153,6 +160,21 @@ KINDS: tuple[Kind, ...] = (
 @cache
 def _by_name() -> dict[str, Kind]:
     return {k.name: k for k in KINDS}
+
+
+def source_name(source: Any) -> str:
+    """How an input is named in a result's saved parameters: a dataset name or path as given,
+    rows in memory by their count.
+
+    >>> source_name("real-gold"), source_name([{"text": "a"}] * 3)
+    ('real-gold', '<table of 3 rows>')
+    """
+    if isinstance(source, (str, os.PathLike)):
+        return str(source)
+    size = getattr(source, "num_rows", None)
+    if size is None and hasattr(source, "__len__"):
+        size = len(source)
+    return "<rows>" if size is None else f"<table of {size} rows>"
 
 
 def kind(name: str) -> Kind:

@@ -175,7 +175,9 @@ def wilson(successes: int, n: int, level: float = 0.95) -> Interval:
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z / denom * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return Interval(max(0.0, centre - half), min(1.0, centre + half), level, "wilson")
+    lo = 0.0 if successes == 0 else max(0.0, centre - half)  # exact ends, no rounding residue
+    hi = 1.0 if successes == n else min(1.0, centre + half)
+    return Interval(lo, hi, level, "wilson")
 
 
 def newcombe(successes1: int, n1: int, successes2: int, n2: int,

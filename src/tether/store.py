@@ -18,9 +18,13 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import re
+import socket
+import time
 import uuid
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,8 +33,10 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from tether import io
+from tether import cards, frames, io
 from tether.errors import InputError, NotFoundError, StoreError
+from tether.results import Result, decode, kind_of
+from tether.results import kind as results_kind
 from tether.provenance import (
     FAMILIES,
     LABEL_ORIGINS,
@@ -68,7 +74,8 @@ CREATE TABLE IF NOT EXISTS samples (
     parents VARCHAR[] NOT NULL,
     generation INTEGER NOT NULL,
     content_hash VARCHAR NOT NULL,
-    run_id VARCHAR NOT NULL
+    run_id VARCHAR NOT NULL,
+    dedup_key VARCHAR
 );
 CREATE TABLE IF NOT EXISTS runs (
     run_id VARCHAR PRIMARY KEY,
@@ -103,6 +110,20 @@ CREATE TABLE IF NOT EXISTS audits (
 );
 """
 
+# columns added after the first release: stores written before them open and gain them
+_MIGRATIONS = """
+ALTER TABLE samples ADD COLUMN IF NOT EXISTS dedup_key VARCHAR;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS pid BIGINT;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS host VARCHAR;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS summary JSON;
+"""
+
+#: seconds a command waits for a store that another process holds, unless told otherwise
+DEFAULT_WAIT = 5.0
+#: a long writer lets other processes in (:meth:`Store.released`) at most this often, in seconds
+RELEASE_EVERY = 0.5
+_LOCK_HOLDER = re.compile(r"\(PID (\d+)\)")
+
 _STORED_COLUMNS = ("dataset", "id", "text", "label", "fields", "origin", "label_origin", "family",
                    "generator", "generator_config", "config_hash", "created_at", "domain", "task",
                    "parents", "generation", "content_hash", "run_id")
@@ -117,6 +138,81 @@ def store_path(path: str | Path | None = None) -> str:
     return str(path or os.environ.get("TETHER_STORE") or DEFAULT_STORE)
 
 
+#: suffixes that make a name a path to data rather than a dataset name
+DATA_SUFFIXES = (".parquet", ".pq", ".jsonl", ".json", ".csv")
+
+
+def is_path(name: str | Path) -> bool:
+    """Whether ``name`` says it is a path (or URL) rather than a dataset name: a ``Path``, or
+    text starting ``./``, ``../``, ``/`` or ``~``, ending ``/`` or in a data suffix
+    (:data:`DATA_SUFFIXES`), or holding ``://``. A bare ``src`` is a dataset name even when a
+    folder ``src`` exists.
+
+    >>> is_path("src"), is_path("./src"), is_path("out.parquet"), is_path("s3://b/k")
+    (False, True, True, True)
+    """
+    if isinstance(name, Path):
+        return True
+    text = str(name)
+    return (text.startswith(("./", "../", "/", "~", ".\\", "..\\")) or text in (".", "..")
+            or text.endswith(("/", *DATA_SUFFIXES)) or "://" in text)
+
+
+def lock_wait(wait: float | None = None) -> float:
+    """Seconds to wait for a store another process holds: ``wait``, else ``$TETHER_WAIT``, else
+    :data:`DEFAULT_WAIT`.
+
+    >>> lock_wait(2)
+    2.0
+    """
+    if wait is not None:
+        return float(wait)
+    raw = os.environ.get("TETHER_WAIT")
+    try:
+        return float(raw) if raw else DEFAULT_WAIT
+    except ValueError:
+        raise StoreError(f"TETHER_WAIT must be a number of seconds, got {raw!r}") from None
+
+
+def _holder(message: str) -> str:
+    """``process PID (its command line)`` from DuckDB's lock message, as far as it can be read."""
+    found = _LOCK_HOLDER.search(message)
+    if not found:
+        return "another process"
+    pid = found.group(1)
+    try:
+        cmdline = " ".join(Path(f"/proc/{pid}/cmdline").read_bytes().decode(
+            errors="replace").split())
+    except OSError:
+        cmdline = ""
+    if len(cmdline) > 200:
+        cmdline = cmdline[:199] + "…"
+    return f"process {pid}" + (f" ({cmdline})" if cmdline else "")
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this host.
+
+    >>> pid_alive(os.getpid())
+    True
+    """
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, owned by someone else
+        return True
+    return True
+
+
+def _run_status(status: str, pid: int | None, host: str | None) -> str:
+    """``interrupted`` for a run recorded ``running`` whose process is gone from this host."""
+    if status == "running" and pid is not None and host == socket.gethostname() \
+            and not pid_alive(pid):
+        return "interrupted"
+    return status
+
+
 def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -127,11 +223,57 @@ def _lit(value: Any) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
+def _signed(shape: Any) -> Any:
+    """A ``json_group_structure`` shape with non-negative integers read as BIGINT, the type they
+    were most likely given as (JSON has one kind of integer)."""
+    if isinstance(shape, dict):
+        return {k: _signed(v) for k, v in shape.items()}
+    if isinstance(shape, list):
+        return [_signed(v) for v in shape]
+    return "BIGINT" if shape == "UBIGINT" else shape
+
+
 def _mapped_sql(types: Mapping[str, str], col: str | None) -> str:
-    """A user column as text, empty text as NULL (NULL when the data has no such column)."""
+    """A user column as text, empty text as NULL (NULL when the data has no such column).
+    A JSON column (how ingest reads JSONL text and labels) gives a string without its quotes."""
     if col is None or col not in types:
         return "NULL::VARCHAR"
+    if types[col] == "JSON":
+        return f"nullif({_ident(col)} ->> '$', '')"
     return f"nullif(CAST({_ident(col)} AS VARCHAR), '')"
+
+
+_DEDUP_UDF = "tether_dedup_text"
+
+
+def _dedup_arrow(values: pa.Array) -> pa.Array:
+    """:func:`tether.io.dedup_text` over an Arrow column (for DuckDB): null where it changes
+    nothing, which is most text (the check is a fast quick-check, normalising is not)."""
+    changed = []
+    for value in values.to_pylist():
+        normal = value if value is None else io.dedup_text(value)
+        changed.append(None if normal is value else normal)
+    return pa.array(changed, pa.string())
+
+
+def dedup_key_sql(text: str, label: str, fields: str, content_hash: str) -> str:
+    """The SQL expression for a sample's dedup key: the md5 of what the content hash hashes
+    (``text``, ``label`` and the user's ``fields`` as text), normalised by
+    :func:`tether.io.dedup_text` (NFKC, zero-width characters dropped). So equal content hashes
+    mean equal keys, NFC/NFD twins and invisible variants share a key, and content that
+    normalising leaves alone (all ASCII, most text) keeps its content hash as its key. Ingest
+    dedups and the contamination check compares by it."""
+    ascii_only = " AND ".join(f"coalesce(strlen({c}) = length({c}), true)"
+                              for c in (text, label, f"CAST({fields} AS VARCHAR)"))
+    packed = (f"CAST(to_json(struct_pack(text := {text}, label := {label}, "
+              f"fields := {fields})) AS VARCHAR)")
+    return (f"CASE WHEN {ascii_only} THEN {content_hash} "
+            f"ELSE coalesce(md5({_DEDUP_UDF}({packed})), {content_hash}) END")
+
+
+#: the user's fields as text (how the content hash sees them) from a stored ``fields`` JSON
+_STORED_FIELDS_TEXT = ("to_json(map_from_entries(list_transform(json_keys(fields), "
+                       "lambda k: struct_pack(k := k, v := fields ->> k))))")
 
 
 def _fields_sql(types: Mapping[str, str], mapping: Mapping[str, str | None], *,
@@ -178,8 +320,54 @@ def content_hash_sql(types: Mapping[str, str],
             f"fields := {_fields_sql(types, mapping, as_text=True)})))")
 
 
+#: a NaN, an Infinity or a number with a 3-digit exponent as a value in compact JSON
+_NON_FINITE = r"[\[:,](-?NaN|-?Infinity|-?[0-9.]+[eE]\+?[0-9]{3,})[\],}]"
+#: a staged value and its JSON type, as type-drift messages show them
+_SHOWN = "_{0}_kind || ' (' || left({0}, 40) || ')'"
+
+
 class _TypeDrift(Exception):
     """A scan met a value of another type than the one inferred from the first records."""
+
+
+def _kind(value: Any) -> str:
+    """How an error message names the JSON type of a Python value."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    return "an object" if isinstance(value, Mapping) else f"a {type(value).__name__}"
+
+
+def _mixed_types(rows: list, exc: Exception) -> InputError:
+    """The error for records Arrow cannot hold in one table: the first row whose field has
+    another type than the same field in the rows before it."""
+    kinds: dict[str, str] = {}
+    for number, row in enumerate(rows, start=1):
+        if not isinstance(row, Mapping):
+            return InputError(f"each record must be a mapping, got {type(row).__name__}",
+                              row=number)
+        for key, value in row.items():
+            if value is None:
+                continue
+            kind = _kind(value)
+            first = kinds.setdefault(key, kind)
+            if kind != first:
+                return InputError(f"expected {first} like the other rows, got {kind} "
+                                  f"({str(value)[:40]}); convert it or fix the record",
+                                  row=number, field=str(key))
+    return InputError(f"the records cannot be read as one table: {str(exc).splitlines()[0]}")
+
+
+def _kind_sql(col: str) -> str:
+    """SQL naming the JSON type of a JSON value the way error messages do (NULL for null)."""
+    return (f"CASE json_type({col}) WHEN 'VARCHAR' THEN 'a string' WHEN 'BOOLEAN' THEN "
+            f"'a boolean' WHEN 'ARRAY' THEN 'a list' WHEN 'OBJECT' THEN 'an object' "
+            f"WHEN 'NULL' THEN NULL ELSE 'a number' END")
 
 
 def derived_id_sql(content_hash: str = "content_hash", parents: str = "parents") -> str:
@@ -261,9 +449,52 @@ class ExportResult:
     path: str
     card: str
     count: int
+    croissant: str
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class DatasetChange:
+    """What ``tether rm`` or ``tether mv`` did: the dataset, its new name (``mv``), how many
+    samples it held and the datasets descending from it (non-empty only with ``force``)."""
+
+    action: str
+    dataset: str
+    new_name: str | None
+    samples: int
+    dependents: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SavedResult:
+    """A result as the store keeps it: its id, kind, parameters, JSON form (``data``, what
+    ``to_dict()`` gave) and time; ``result`` decodes it into the kind's result type."""
+
+    id: str
+    kind: str
+    params: dict[str, Any]
+    data: dict[str, Any]
+    created_at: datetime
+
+    @property
+    def result(self) -> Result:
+        """The typed result (``from_dict`` of the kind's result type)."""
+        return decode(results_kind(self.kind).result_type, self.data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": self.kind, "params": self.params, "result": self.data,
+                "created_at": self.created_at.isoformat()}
+
+
+def _json_key(name: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise ValueError(f"not a parameter name: {name!r}")
+    return name
 
 
 class Store:
@@ -272,17 +503,77 @@ class Store:
     Args:
         path: the DuckDB file (``":memory:"`` for a throwaway store). Defaults to
             ``$TETHER_STORE`` or ``./tether.duckdb``; the file is created if missing.
-        read_only: open without taking the write lock.
+        read_only: open without taking the write lock (several readers may share the file;
+            the file must exist).
+        wait: seconds to wait, retrying, while another process holds the file (default
+            ``$TETHER_WAIT`` or 5); then :class:`~tether.errors.StoreError` names that process.
+
+    One process at a time may write; readers cannot open while a writer holds the file. A long
+    writer lets others in between its transactions with :meth:`released`.
     """
 
-    def __init__(self, path: str | Path | None = None, *, read_only: bool = False) -> None:
+    def __init__(self, path: str | Path | None = None, *, read_only: bool = False,
+                 wait: float | None = None) -> None:
         self.path = store_path(path)
-        try:
-            self.con = duckdb.connect(self.path, read_only=read_only)
-        except duckdb.Error as exc:
-            raise StoreError(f"cannot open the store {self.path}: {exc}") from exc
+        self.read_only = read_only
+        self.wait = lock_wait(wait)
+        if read_only and self.path != ":memory:" and not Path(self.path).exists():
+            raise NotFoundError(f"no store at {self.path}; create one with `tether init` or "
+                                "`tether ingest`, or pass --store")
+        self.con = self._connect()
         if not read_only:
             self.con.execute(_SCHEMA)
+            self.con.execute(_MIGRATIONS)
+            self._backfill_dedup_keys()
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        """Open the file, retrying with backoff while another process holds its lock."""
+        deadline = time.monotonic() + self.wait
+        delay = 0.01
+        read_only = self.read_only
+        while True:
+            try:
+                con = duckdb.connect(self.path, read_only=read_only)
+                self._opened_at = time.monotonic()
+                return con
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower():
+                    raise StoreError(f"cannot open the store {self.path}: {exc}") from None
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise StoreError(
+                        f"the store {self.path} is in use by {_holder(str(exc))}; wait for it "
+                        f"to finish or pass --wait N (seconds; now {self.wait:g})") from None
+                time.sleep(min(delay, left))
+                delay = min(delay * 2, 0.1)
+            except duckdb.ConnectionException as exc:
+                # this process already has the file open read-write: share that instance
+                if read_only and "different configuration" in str(exc):
+                    read_only = False
+                    continue
+                raise StoreError(f"cannot open the store {self.path}: {exc}") from None
+            except duckdb.Error as exc:
+                raise StoreError(f"cannot open the store {self.path}: {exc}") from None
+
+    @contextmanager
+    def released(self) -> Iterator[None]:
+        """Close the file for the block so that other processes get in, then open it again
+        (waiting as on open). Reopening costs tens of milliseconds, so the file is let go at most
+        every :data:`RELEASE_EVERY` seconds (a block sooner than that keeps it). A no-op for
+        ``":memory:"``.
+
+        Example:
+            >>> with Store(":memory:") as s, s.released():
+            ...     pass
+        """
+        if self.path == ":memory:" or time.monotonic() - self._opened_at < RELEASE_EVERY:
+            yield
+            return
+        self.con.close()
+        try:
+            yield
+        finally:
+            self.con = self._connect()
 
     def __enter__(self) -> Store:
         return self
@@ -311,20 +602,42 @@ class Store:
         id_field: str = "id",
         fmt: str | None = None,
         run_id: str | None = None,
-    ) -> IngestResult:
+        split: str | None = None,
+    ) -> IngestResult | list[IngestResult]:
         """Add samples to ``dataset`` in one transaction.
 
-        ``source`` is a JSONL/CSV/Parquet path, an Arrow table or an iterable of dicts. The
+        ``source`` is a JSONL/CSV/Parquet path, an Arrow table, an iterable of dicts, a pandas or
+        polars DataFrame, a Hugging Face ``Dataset`` or ``DatasetDict``, or a folder written by
+        their ``save_to_disk`` (see :mod:`tether.frames`). A ``DatasetDict`` is ingested as one
+        dataset per split, ``NAME-SPLIT`` (a list of results, each split its own transaction),
+        or only the split named by ``split``. The
         provenance keywords apply to every row that does not carry the field itself. Samples whose
         content is already in the dataset are skipped; anything invalid raises
         :class:`~tether.errors.InputError` naming the file, line and field, and nothing is written.
         ``text_field=None`` allows rows without text (tabular data).
+
+        Values are stored exactly as given, or refused: a text that is not a string, a label of
+        another type than the labels before it (``7`` among strings; one type throughout, such
+        as integers, is kept as its text), a nested label, NaN/Infinity/``1e999``, a JSON record
+        nested over 128 deep, or an open CSV quote is an ``InputError`` at its line. Content is
+        "already in the dataset" by dedup key: NFKC, zero-width characters dropped
+        (:func:`tether.io.dedup_text`), so Unicode twins are duplicates while ``content_hash``
+        stays exact. A parent id held by different samples in several datasets must be
+        written ``dataset:id``.
 
         Example:
             >>> with Store(":memory:") as s:
             ...     s.ingest("d", [{"text": "hi"}], origin="real").to_dict()
             {'dataset': 'd', 'added': 1, 'skipped_duplicates': 0}
         """
+        source = frames.to_arrow(source, split)
+        if isinstance(source, dict):  # a DatasetDict: one dataset per split
+            return [self.ingest(f"{dataset}-{name}", table, origin=origin,
+                                label_origin=label_origin, family=family, generator=generator,
+                                generator_config=generator_config, domain=domain, task=task,
+                                text_field=text_field, label_field=label_field,
+                                id_field=id_field, run_id=run_id)
+                    for name, table in source.items()]
         defaults = {"origin": origin, "label_origin": label_origin, "family": family,
                     "generator": generator, "domain": domain, "task": task}
         self._check_defaults(defaults)
@@ -336,34 +649,55 @@ class Store:
             fmt = io.detect_format(path, fmt)
         own_run = run_id is None
         run_id = run_id or uuid.uuid4().hex[:12]
-        # types are inferred from the first records; when a later value has another type, the
-        # write is rolled back and done again with types inferred from every record
+        # CSV types are inferred from the first records; when a later value has another type,
+        # the write is rolled back and done again with types inferred from every record
+        self._register_dedup()
         for exhaustive in (False, True):
             self.con.begin()
             try:
-                scan, types = self._open_source(source, path, fmt, exhaustive)
+                scan, types = self._open_source(source, path, fmt, exhaustive, mapping)
                 self._stage(scan, types, defaults, config_json, mapping, run_id,
                             where=(path, fmt))
+                self._derive_generations(dataset, where=(path, fmt))
                 added, skipped = self._commit_stage(dataset, where=(path, fmt))
                 if own_run:
                     self._insert_run(run_id, "ingest", dataset, generator=generator,
                                      config_json=config_json, source=str(path) if path else None,
-                                     status="complete", added=added, skipped=skipped)
+                                     status="complete", added=added, skipped=skipped,
+                                     params={"fields": mapping})
                 else:
                     self.con.execute("UPDATE runs SET added = added + ?, skipped = skipped + ? "
                                      "WHERE run_id = ?", [added, skipped, run_id])
                 self.con.commit()
                 break
-            except _TypeDrift:
+            except _TypeDrift as drift:
                 self.con.rollback()
+                if exhaustive:
+                    raise io.diagnose(path, fmt, drift.__cause__) from None
             except BaseException:
                 self.con.rollback()
                 raise
             finally:
                 self.con.execute("DROP VIEW IF EXISTS _staged")
                 self.con.execute("DROP TABLE IF EXISTS _stage")
+                self.con.execute("DROP TABLE IF EXISTS _parents")
                 self.con.unregister("_in_view")  # a no-op when the source was a file
         return IngestResult(dataset, added, skipped, run_id)
+
+    def _register_dedup(self) -> None:
+        """Make :func:`dedup_key_sql`'s function known to this connection. Outside a
+        transaction: one rolled back would take the function with it."""
+        if not self.con.execute("SELECT count(*) FROM duckdb_functions() WHERE function_name = ?",
+                                [_DEDUP_UDF]).fetchall()[0][0]:
+            self.con.create_function(_DEDUP_UDF, _dedup_arrow, ["VARCHAR"], "VARCHAR",
+                                     type="arrow", null_handling="special")
+
+    def _backfill_dedup_keys(self) -> None:
+        """Give samples stored before dedup keys existed their key (a no-op afterwards)."""
+        if self.con.execute("SELECT count(*) FROM samples WHERE dedup_key IS NULL").fetchone()[0]:
+            self._register_dedup()
+            key = dedup_key_sql("text", "label", _STORED_FIELDS_TEXT, "content_hash")
+            self.con.execute(f"UPDATE samples SET dedup_key = {key} WHERE dedup_key IS NULL")
 
     @staticmethod
     def _check_defaults(defaults: Mapping[str, str | None]) -> None:
@@ -380,22 +714,42 @@ class Store:
                 raise InputError(str(exc), field="generator") from None
 
     def _open_source(self, source: Any, path: Path | None, fmt: str | None,
-                     exhaustive: bool = False) -> tuple[str, dict[str, str]]:
-        """The table expression to read from and its column types (read from a sample)."""
+                     exhaustive: bool, mapping: Mapping[str, str | None]
+                     ) -> tuple[str, dict[str, str]]:
+        """The table expression to read from and its column types (read from a sample).
+
+        Text, label and id are read as they were written: from JSONL as JSON values (so that
+        a value of another type anywhere in the file is seen, see ``_check_rows``), from CSV as
+        text (``007`` stays ``007``)."""
         if path is not None:
-            scan = io.scan_sql(path, fmt, exhaustive=exhaustive)
+            # JSONL types come from every record: a key first seen after a sample would be
+            # dropped without a word (a CSV header names every column)
+            every = exhaustive or fmt == "jsonl"
             try:
-                types = {r[0]: r[1] for r in self.con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()}
+                types = {r[0]: r[1] for r in self.con.execute(
+                    f"DESCRIBE SELECT * FROM {io.scan_sql(path, fmt, exhaustive=every)}"
+                ).fetchall()}
             except duckdb.Error as exc:
                 raise io.diagnose(path, fmt, exc) from None
             if fmt == "csv":
                 io.check_csv_header(path, list(types))
-            return scan, types
+            own = [c for c in (mapping["text"], mapping["label"], mapping["id"]) if c in types]
+            if fmt == "jsonl":
+                types |= {c: "JSON" for c in own if c != mapping["id"]}
+                return io.scan_sql(path, fmt, columns=types), types
+            if fmt == "csv" and own:
+                types |= {c: "VARCHAR" for c in own}
+                return io.scan_sql(path, fmt, exhaustive=exhaustive,
+                                   columns={c: "VARCHAR" for c in own}), types
+            return io.scan_sql(path, fmt), types
         if isinstance(source, pa.Table):
             table = source
         else:  # columns from every row's keys (Table.from_pylist reads only the first row's)
             rows = list(source)
-            table = pa.Table.from_struct_array(pa.array(rows)) if rows else pa.table({})
+            try:
+                table = pa.Table.from_struct_array(pa.array(rows)) if rows else pa.table({})
+            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as exc:
+                raise _mixed_types(rows, exc) from None
         if table.num_rows == 0:
             raise InputError("no records to ingest")
         self.con.register("_in_view", table)
@@ -423,6 +777,16 @@ class Store:
                 fail(col, f"column type {types[col]}, expected text")
         if text_col is not None and types[text_col] not in ("VARCHAR", "JSON"):
             fail(text_col, f"column type {types[text_col]}, expected text")
+        label_type = types.get(mapping["label"] or "", "VARCHAR")
+        if label_type != "JSON" and (label_type.endswith("]") or label_type.startswith(
+                ("STRUCT", "MAP", "UNION", "JSON"))):
+            fail(mapping["label"], f"column type {label_type}, expected text or a number "
+                                   "(a label is one value; keep nested data in another field)")
+
+        def kind(name: str) -> str:
+            col = mapping[name]
+            return _kind_sql(_ident(col)) if types.get(col or "") == "JSON" else "NULL::VARCHAR"
+
         fields_sql = _fields_sql(types, mapping, as_text=False)
 
         def col_or(name: str, default: str | None) -> str:
@@ -470,6 +834,7 @@ class Store:
                     SELECT {mapped('id')} AS given_id, {mapped('text') if text_col else 'NULL::VARCHAR'} AS text,
                            {mapped('label')} AS label, {fields_sql} AS fields,
                            {content_hash_sql(types, mapping)} AS content_hash,
+                           {_fields_sql(types, mapping, as_text=True)} AS _fields_text,
                            {col_or('origin', defaults['origin'])} AS origin,
                            CASE WHEN {mapped('label')} IS NOT NULL
                                 THEN {col_or('label_origin', defaults['label_origin'])}
@@ -482,18 +847,22 @@ class Store:
                            {col_or('task', defaults['task'])} AS task,
                            {parents_sql} AS parents,
                            {given['generation']} AS given_generation,
-                           {given['content_hash']} AS given_content_hash
+                           {given['content_hash']} AS given_content_hash,
+                           {kind('text') if text_col else 'NULL::VARCHAR'} AS _text_kind,
+                           {kind('label')} AS _label_kind
                     FROM {scan}
                 )
                 SELECT *, coalesce(given_id, {derived_id_sql()}) AS id,
                        {config_hash_sql} AS config_hash,
                        CAST(CASE WHEN origin = 'real' THEN 0 WHEN len(parents) = 0 THEN 1 END
                             AS INTEGER) AS generation,
-                       {_lit(run_id)} AS run_id
+                       {_lit(run_id)} AS run_id,
+                       {dedup_key_sql('text', 'label', '_fields_text', 'content_hash')}
+                           AS dedup_key
                 FROM base
             """)
         except duckdb.Error as exc:
-            if path is not None and io.type_drift(exc) and "sample_size=-1" not in scan:
+            if path is not None and io.type_drift(exc):
                 raise _TypeDrift() from exc
             if isinstance(exc, duckdb.ConversionException):
                 raise InputError(f"a value could not be converted: {str(exc).splitlines()[0]}",
@@ -516,7 +885,6 @@ class Store:
                  f"label_origin={defaults['label_origin']} was given but no record has a "
                  f"'{label_col or 'label'}' field; name the label field with --label-field, or "
                  "drop --label-origin for unlabelled data")
-        self._derive_generations(where)
 
     def _check_rows(self, mapping: Mapping[str, str | None], where: tuple) -> None:
         """Find the first row breaking each rule in one columnar scan; raise for the earliest."""
@@ -559,8 +927,20 @@ class Store:
             ("id", "id = ''", "the id is empty", "NULL"),
             ("parents", "list_contains(parents, id)", "the sample {value} names itself as a parent",
              "id"),
+            # JSONL text and labels are read as JSON values: one of another type is refused,
+            # never stored with its quotes or as JSON text
+            (text_col, "_text_kind <> 'a string'",
+             "expected a string, got {raw}; quote it or fix the line", _SHOWN.format("text")),
+            (label_col, "_label_kind IN ('a list', 'an object')",
+             "expected a string or a number, got {raw}; a label is one value", _SHOWN.format("label")),
         ]
-        rules = [r for r in rules if r is not None]
+        first = self.con.execute("SELECT arg_min(_label_kind, _row) FILTER "
+                                 "(WHERE _label_kind IS NOT NULL) FROM _staged").fetchone()[0]
+        if first is not None:
+            rules.append((label_col, f"_label_kind <> {_lit(first)}",
+                          f"expected {first} like the other rows, got {{raw}}; quote it or fix "
+                          "the line", _SHOWN.format("label")))
+        rules = [r for r in rules if r is not None and r[0] is not None]
         select = ", ".join(f"min(_row) FILTER (WHERE {cond})" for _, cond, _, _ in rules)
         firsts = self.con.execute(f"SELECT {select} FROM _staged").fetchone()
         broken = [(row, rule) for row, rule in zip(firsts, rules) if row is not None]
@@ -568,15 +948,87 @@ class Store:
             row, (field_name, _, message, value_sql) = min(broken, key=lambda b: b[0])
             value = self.con.execute(f"SELECT {value_sql} FROM _staged WHERE _row = ?",
                                      [row]).fetchone()[0]
-            self._raise_at(where, row, field_name, message.format(value=repr(value)))
+            self._raise_at(where, row, field_name, message.format(value=repr(value), raw=value))
+        self._check_numbers(where)
+
+    def _check_numbers(self, where: tuple) -> None:
+        """NaN, Infinity and numbers beyond a double (``1e999``, read as Infinity) have no JSON
+        form: refuse them rather than store invalid JSON or a changed value. A regular
+        expression over the packed fields finds candidates in SQL; Python confirms them (a
+        string may hold the same characters)."""
+        path, fmt = where
+        suspects = self.con.execute(f"""
+            SELECT _row, CAST(fields AS VARCHAR), CAST(generator_config AS VARCHAR) FROM _staged
+            WHERE regexp_matches(CAST(fields AS VARCHAR), {_lit(_NON_FINITE)})
+               OR regexp_matches(CAST(generator_config AS VARCHAR), {_lit(_NON_FINITE)})
+               OR (_label_kind = 'a number' AND NOT isfinite(TRY_CAST(label AS DOUBLE)))
+            ORDER BY _row LIMIT 1000""").fetchall()
+        if not suspects:
+            return
+        if fmt == "jsonl":  # the file says best which line and field
+            found = io.first_bad_line(path, fmt)
+            if found is not None:
+                raise found
+            return
+        for row, fields, config in suspects:
+            bad = [key for key, value in json.loads(fields or "{}", parse_constant=float).items()
+                   if io.has_non_finite(value)]
+            if io.has_non_finite(json.loads(config or "{}", parse_constant=float)):
+                bad.append("generator_config")
+            if bad:
+                self._raise_at(where, row, bad[0], io.NON_FINITE_MESSAGE)
 
     def _raise_at(self, where: tuple, row: int, field_name: str | None, message: str) -> None:
         path, fmt = where
         place = io.locate(path, fmt, row) if path is not None else {"row": row}
         raise InputError(message, path=path, field=field_name, **place)
 
-    def _derive_generations(self, where: tuple) -> None:
-        """generation = 0 for real, 1 + max(parent generation) otherwise; parents must exist."""
+    def _derive_generations(self, dataset: str, where: tuple) -> None:
+        """generation = 0 for real, 1 + max(parent generation) otherwise; parents must exist.
+
+        A parent is an id, or ``dataset:id`` for the sample of that id in that dataset (rows
+        earlier in this input count as in ``dataset``). A bare id held by samples of different
+        content in several datasets is ambiguous and refused; copies of one sample (same
+        content hash, as a mix makes) are one parent."""
+        if not self.con.execute("SELECT count(*) FROM _stage WHERE generation IS NULL"
+                                ).fetchone()[0]:
+            return
+        self.con.execute("""
+            CREATE OR REPLACE TEMP TABLE _parents AS
+            WITH p AS (SELECT DISTINCT rowid AS r, unnest(parents) AS parent FROM _stage
+                       WHERE generation IS NULL),
+                 -- the prefix is matched against dataset names (few), so that samples join
+                 -- on equality (a hash join) instead of a comparison of every pair, and only
+                 -- the samples whose id a parent may name are read: a batch costs the same
+                 -- whatever else the store holds
+                 names AS (SELECT name FROM datasets UNION SELECT $1),
+                 wanted AS (SELECT parent AS id FROM p UNION
+                            SELECT p.parent[length(n.name) + 2:] FROM p
+                            JOIN names n ON starts_with(p.parent, n.name || ':')),
+                 known AS (SELECT dataset, id, content_hash FROM samples
+                           WHERE id IN (SELECT id FROM wanted)
+                           UNION ALL SELECT $1, id, content_hash FROM _stage),
+                 qualified AS (SELECT p.r, p.parent, k.* FROM p
+                               JOIN names n ON starts_with(p.parent, n.name || ':')
+                               JOIN known k ON k.dataset = n.name
+                                           AND k.id = p.parent[length(n.name) + 2:]),
+                 bare AS (SELECT p.r, p.parent, k.* FROM p JOIN known k ON k.id = p.parent
+                          ANTI JOIN qualified q ON q.r = p.r AND q.parent = p.parent)
+            SELECT p.r, p.parent, k.dataset, k.id, k.content_hash FROM p
+            LEFT JOIN (SELECT * FROM qualified UNION ALL SELECT * FROM bare) k
+              ON k.r = p.r AND k.parent = p.parent
+        """, [dataset])
+        offset = self.con.execute("SELECT min(rowid) - 1 FROM _stage").fetchone()[0]
+        ambiguous = self.con.execute("""
+            SELECT r, parent, list_sort(list_distinct(list(dataset))) FROM _parents
+            GROUP BY r, parent HAVING count(DISTINCT content_hash) > 1
+            ORDER BY r LIMIT 1""").fetchone()
+        if ambiguous:
+            r, parent, names = ambiguous
+            self._raise_at(where, r - offset, "parents",
+                           f"parent {parent!r} names different samples in datasets "
+                           f"{', '.join(names)}; qualify it as dataset:id (e.g. "
+                           f"{names[0]}:{parent})")
         while True:
             pending = self.con.execute("SELECT count(*) FROM _staged WHERE generation IS NULL"
                                        ).fetchone()[0]
@@ -586,31 +1038,28 @@ class Store:
                 UPDATE _stage SET generation = resolved.g FROM (
                     SELECT p.r, 1 + max(k.generation) AS g,
                            count(*) FILTER (WHERE k.generation IS NULL) AS missing
-                    FROM (SELECT rowid AS r, unnest(parents) AS parent FROM _stage
-                          WHERE generation IS NULL) p
-                    LEFT JOIN (SELECT id, max(generation) AS generation FROM (
-                                   SELECT id, generation FROM samples
-                                   UNION ALL
-                                   SELECT id, generation FROM _staged WHERE generation IS NOT NULL)
-                               GROUP BY id) k
-                      ON k.id = p.parent
+                    FROM _parents p
+                    LEFT JOIN (SELECT dataset, id, generation FROM samples
+                               UNION ALL
+                               SELECT $1, id, generation FROM _stage WHERE generation IS NOT NULL) k
+                      ON k.dataset = p.dataset AND k.id = p.id
                     GROUP BY p.r
                 ) resolved
                 WHERE _stage.rowid = resolved.r AND resolved.missing = 0
-            """)
+            """, [dataset])
             left = self.con.execute("SELECT count(*) FROM _staged WHERE generation IS NULL"
                                     ).fetchone()[0]
             if left == pending:
-                row, parent = self.con.execute("""
-                    SELECT p._row, p.parent FROM
-                      (SELECT _row, unnest(parents) AS parent FROM _staged
-                       WHERE generation IS NULL) p
-                    WHERE p.parent NOT IN (SELECT id FROM samples)
-                      AND p.parent NOT IN (SELECT id FROM _staged WHERE generation IS NOT NULL)
-                    ORDER BY p._row LIMIT 1""").fetchone()
-                self._raise_at(where, row, "parents",
-                               f"parent {parent!r} is not in the store (nor earlier in this "
-                               "input); ingest the samples it was derived from first")
+                missing = self.con.execute("SELECT r, parent FROM _parents WHERE id IS NULL "
+                                           "ORDER BY r LIMIT 1").fetchone()
+                if missing is None:
+                    row = self.con.execute("SELECT min(_row) FROM _staged WHERE generation IS NULL"
+                                           ).fetchone()[0]
+                    self._raise_at(where, row, "parents", "the parents form a cycle (a sample "
+                                   "descends from itself); fix the parents")
+                self._raise_at(where, missing[0] - offset, "parents",
+                               f"parent {missing[1]!r} is not in the store (nor in this input); "
+                               "ingest the samples it was derived from first")
         bad = self.con.execute("""SELECT _row, given_generation, generation FROM _staged
                                   WHERE given_generation IS NOT NULL
                                     AND CAST(given_generation AS INTEGER) <> generation
@@ -621,19 +1070,20 @@ class Store:
                            f"says {bad[1]}; remove the field or fix the parents")
 
     def _commit_stage(self, dataset: str, where: tuple) -> tuple[int, int]:
-        total, hashes = self.con.execute("SELECT count(*), count(DISTINCT content_hash) "
-                                         "FROM _staged").fetchone()
-        if hashes < total:  # keep the first row of each content
+        # by dedup key: equal content hashes have equal keys, and so do Unicode twins
+        total, keys = self.con.execute("SELECT count(*), count(DISTINCT dedup_key) "
+                                       "FROM _staged").fetchone()
+        if keys < total:  # keep the first row of each content
             self.con.execute("""
                 DELETE FROM _stage WHERE rowid IN (
-                    SELECT r FROM (SELECT rowid AS r, row_number() OVER (PARTITION BY content_hash
+                    SELECT r FROM (SELECT rowid AS r, row_number() OVER (PARTITION BY dedup_key
                                                                          ORDER BY rowid) AS k
                                    FROM _stage) WHERE k > 1)""")
         existing = self.con.execute("SELECT count(*) FROM samples WHERE dataset = ?",
                                     [dataset]).fetchone()[0]
         if existing:  # drop content the dataset already holds
-            self.con.execute("DELETE FROM _stage WHERE content_hash IN "
-                             "(SELECT content_hash FROM samples WHERE dataset = ?)", [dataset])
+            self.con.execute("DELETE FROM _stage WHERE dedup_key IN "
+                             "(SELECT dedup_key FROM samples WHERE dataset = ?)", [dataset])
         kept, ids = self.con.execute("SELECT count(*), count(DISTINCT id) FROM _staged").fetchone()
         dup = kept > ids and self.con.execute("""
             SELECT b._row, b.id, a._row FROM _staged a JOIN _staged b
@@ -651,8 +1101,8 @@ class Store:
                            f"id {clash[1]!r} is already in dataset {dataset!r} with different content")
         columns = ", ".join(_STORED_COLUMNS[1:])
         # _stage was written in file order and a plain scan keeps it, so no ORDER BY is needed
-        self.con.execute(f"INSERT INTO samples SELECT ? AS dataset, {columns} FROM _stage",
-                         [dataset])
+        self.con.execute(f"INSERT INTO samples (dataset, {columns}, dedup_key) "
+                         f"SELECT ? AS dataset, {columns}, dedup_key FROM _stage", [dataset])
         added = kept
         now = _now()
         self.con.execute("""INSERT INTO datasets VALUES (?, ?, ?, NULL)
@@ -667,11 +1117,14 @@ class Store:
                     skipped: int = 0, params: Mapping[str, Any] | None = None) -> None:
         now = _now()
         self.con.execute(
-            "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
+            "INSERT INTO runs (run_id, kind, dataset, generator, generator_config, config_hash, "
+            "seed, source, started_at, ended_at, status, added, skipped, failed, created_by, "
+            "params, pid, host) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)",
             [run_id, kind, dataset, generator, config_json,
              config_hash(json.loads(config_json)) if config_json else None, seed, source, now,
              now if status != "running" else None, status, added, skipped, getpass.getuser(),
-             canonical_json(dict(params)) if params else None])
+             canonical_json(dict(params)) if params else None, os.getpid(),
+             socket.gethostname()])
 
     def start_run(self, kind: str, dataset: str | None, *, generator: str | None = None,
                   config: Mapping[str, Any] | None = None, seed: int | None = None,
@@ -680,7 +1133,8 @@ class Store:
 
         Starting again with the id of an unfinished run resumes it (same generator and
         configuration required); so does a run that completed with failures, to retry them.
-        A run that completed without failures is refused.
+        A run that completed without failures is refused. The run records this process (pid and
+        host) so that :meth:`runs` can tell a run whose process died (``interrupted``).
         """
         config_json = canonical_json(dict(config)) if config is not None else None
         if run_id is not None:
@@ -694,8 +1148,9 @@ class Store:
                     raise StoreError(f"run {run_id} was started with {gen} and another "
                                      "configuration; resume it with the same generator and "
                                      "configuration, or start a new run id")
-                self.con.execute("UPDATE runs SET status = 'running', ended_at = NULL "
-                                 "WHERE run_id = ?", [run_id])
+                self.con.execute("UPDATE runs SET status = 'running', ended_at = NULL, pid = ?, "
+                                 "host = ? WHERE run_id = ?",
+                                 [os.getpid(), socket.gethostname(), run_id])
                 self.con.execute("DELETE FROM failures WHERE run_id = ?", [run_id])
                 return run_id
         run_id = run_id or uuid.uuid4().hex[:12]
@@ -715,21 +1170,139 @@ class Store:
         return self._dicts("SELECT parents, reason, created_at FROM failures WHERE run_id = ? "
                            "ORDER BY created_at", [run_id])
 
-    def finish_run(self, run_id: str, *, status: str = "complete", failed: int = 0) -> None:
-        """Mark a run ``complete`` (or ``failed``) and record its failure count."""
-        self.con.execute("UPDATE runs SET status = ?, ended_at = ?, failed = ? WHERE run_id = ?",
-                         [status, _now(), failed, run_id])
+    def finish_run(self, run_id: str, *, status: str = "complete", failed: int = 0,
+                   summary: Mapping[str, Any] | None = None) -> None:
+        """Mark a run ``complete`` (or ``failed``) and record its failure count and the
+        generator's ``summary`` (JSON; kept when ``None``)."""
+        self.con.execute("UPDATE runs SET status = ?, ended_at = ?, failed = ?, "
+                         "summary = coalesce(?, summary) WHERE run_id = ?",
+                         [status, _now(), failed,
+                          canonical_json(dict(summary)) if summary is not None else None, run_id])
 
     def run(self, run_id: str) -> dict[str, Any]:
-        """One run as a dict."""
-        rows = self._dicts("SELECT * FROM runs WHERE run_id = ?", [run_id])
+        """One run as a dict (``status`` as :meth:`runs` reports it)."""
+        rows = self._run_rows("WHERE run_id = ?", [run_id])
         if not rows:
             raise NotFoundError(f"no run {run_id!r} in {self.path}")
         return rows[0]
 
-    def runs(self) -> list[dict[str, Any]]:
-        """All runs, oldest first."""
-        return self._dicts("SELECT * FROM runs ORDER BY started_at, run_id")
+    def runs(self, dataset: str | None = None) -> list[dict[str, Any]]:
+        """All runs (of ``dataset`` when given), oldest first, as dicts of the ``runs`` table.
+
+        ``status`` is ``running``, ``complete``, ``failed`` or ``interrupted``: a run left
+        ``running`` by a process that no longer lives on this host. Resume one by passing its
+        ``run_id`` to the command (or :meth:`start_run`) again.
+
+        Example:
+            >>> with Store(":memory:") as s:
+            ...     _ = s.ingest("d", [{"text": "hi"}], origin="real")
+            ...     [(r["kind"], r["dataset"], r["status"], r["added"]) for r in s.runs("d")]
+            [('ingest', 'd', 'complete', 1)]
+        """
+        if dataset is None:
+            return self._run_rows("", [])
+        rows = self._run_rows("WHERE dataset = ?", [dataset])
+        if not rows:
+            self._require(dataset)  # a name that is no dataset: say which ones there are
+        return rows
+
+    def _run_rows(self, where: str, params: list) -> list[dict[str, Any]]:
+        have = {r[0] for r in self.con.execute("DESCRIBE runs").fetchall()}
+        # a store opened read-only may predate the pid and host columns
+        extra = ", ".join(f"NULL AS {c}" for c in ("pid", "host") if c not in have)
+        rows = self._dicts(f"SELECT *{', ' + extra if extra else ''} FROM runs {where} "
+                           "ORDER BY started_at, run_id", params)
+        for row in rows:
+            row["status"] = _run_status(row["status"], row["pid"], row["host"])
+        return rows
+
+    def dependents(self, name: str) -> dict[str, int]:
+        """Other datasets holding samples derived from ``name`` (their ``parents`` name its ids,
+        bare or as ``name:id``), with how many such samples each."""
+        rows = self.con.execute("""
+            WITH ids AS (SELECT id FROM samples WHERE dataset = $1),
+                 refs AS (SELECT dataset, rowid AS r, unnest(parents) AS parent FROM samples
+                          WHERE dataset <> $1 AND len(parents) > 0)
+            SELECT dataset, count(DISTINCT r) FROM refs
+            WHERE parent IN (SELECT id FROM ids) OR parent IN (SELECT $1 || ':' || id FROM ids)
+            GROUP BY dataset ORDER BY dataset""", [name]).fetchall()
+        return dict(rows)
+
+    def _refuse_with_dependents(self, name: str, action: str, force: bool) -> list[str]:
+        found = self.dependents(name)
+        if found and not force:
+            listed = ", ".join(f"{d} ({n} samples)" for d, n in found.items())
+            raise StoreError(f"cannot {action} dataset {name!r}: samples in {listed} descend "
+                             f"from it; pass --force to {action} it anyway")
+        return sorted(found)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One transaction: committed when the block ends, rolled back on any error."""
+        self.con.begin()
+        try:
+            yield
+        except BaseException:
+            self.con.rollback()
+            raise
+        self.con.commit()
+
+    def remove(self, name: str, *, force: bool = False) -> DatasetChange:
+        """Delete dataset ``name``: its samples, and the runs that wrote to it with their
+        failures, in one transaction. Refused (:class:`~tether.errors.StoreError` naming them)
+        when samples in other datasets descend from it, unless ``force``.
+
+        Example:
+            >>> with Store(":memory:") as s:
+            ...     _ = s.ingest("d", [{"text": "hi"}], origin="real")
+            ...     s.remove("d").to_dict(), s.has_dataset("d")
+            ({'action': 'removed', 'dataset': 'd', 'new_name': None, 'samples': 1, 'dependents': []}, False)
+        """
+        self._require(name)
+        with self._transaction():
+            dependents = self._refuse_with_dependents(name, "remove", force)
+            count = self.con.execute("SELECT count(*) FROM samples WHERE dataset = ?",
+                                     [name]).fetchone()[0]
+            self.con.execute("DELETE FROM samples WHERE dataset = ?", [name])
+            self.con.execute("DELETE FROM failures WHERE run_id IN "
+                             "(SELECT run_id FROM runs WHERE dataset = ?)", [name])
+            self.con.execute("DELETE FROM runs WHERE dataset = ?", [name])
+            self.con.execute("DELETE FROM datasets WHERE name = ?", [name])
+        return DatasetChange("removed", name, None, count, dependents)
+
+    def rename(self, old: str, new: str, *, force: bool = False) -> DatasetChange:
+        """Rename dataset ``old`` to ``new`` (its samples, runs, and ``old:id`` parents
+        elsewhere) in one transaction. Refused when ``new`` exists, and when samples in other
+        datasets descend from ``old`` unless ``force``.
+
+        Example:
+            >>> with Store(":memory:") as s:
+            ...     _ = s.ingest("d", [{"text": "hi"}], origin="real")
+            ...     s.rename("d", "e").samples, s.has_dataset("e")
+            (1, True)
+        """
+        self._require(old)
+        if not new or not new.strip():
+            raise InputError("the new dataset name is empty", field="new")
+        if self.has_dataset(new):
+            raise StoreError(f"dataset {new!r} already exists in {self.path}; remove it first "
+                             "(tether rm) or choose another name")
+        with self._transaction():
+            dependents = self._refuse_with_dependents(old, "rename", force)
+            count = self.con.execute("SELECT count(*) FROM samples WHERE dataset = ?",
+                                     [old]).fetchone()[0]
+            self.con.execute("UPDATE samples SET dataset = $2 WHERE dataset = $1", [old, new])
+            self.con.execute("""
+                UPDATE samples SET parents = list_transform(parents, lambda p: CASE
+                    WHEN starts_with(p, $1 || ':') THEN $2 || ':' || p[length($1) + 2:]
+                    ELSE p END)
+                WHERE list_bool_or(list_transform(parents, lambda p: starts_with(p, $1 || ':')))""",
+                             [old, new])
+            self.con.execute("UPDATE runs SET dataset = $2 WHERE dataset = $1", [old, new])
+            self.con.execute("INSERT INTO datasets SELECT $2, created_at, $3, location "
+                             "FROM datasets WHERE name = $1", [old, new, _now()])
+            self.con.execute("DELETE FROM datasets WHERE name = ?", [old])
+        return DatasetChange("renamed", old, new, count, dependents)
 
     # ------------------------------------------------------------------ audits
     def save_audit(self, kind: str, result: Mapping[str, Any],
@@ -740,6 +1313,117 @@ class Store:
                          [audit_id, kind, _now(), json.dumps(params or {}, default=str),
                           json.dumps(result, default=str)])
         return audit_id
+
+    def save_result(self, result: Result, params: Mapping[str, Any] | None = None) -> str:
+        """Save a registered result (:data:`tether.results.KINDS`) with the parameters that made
+        it, for the report and the policy; returns its id.
+
+        Example:
+            >>> from tether.evaluate.ppi import estimate
+            >>> with Store(":memory:") as s:
+            ...     r = estimate([{"label": 1.0, "prediction": 1.0}] * 3, [{"prediction": 1.0}] * 9)
+            ...     rid = s.save_result(r, {"gold": "g.jsonl"})
+            ...     s.latest_result("estimate").result.n_gold
+            3
+        """
+        result_id = uuid.uuid4().hex[:12]
+        self.con.execute("INSERT INTO audits VALUES (?, ?, ?, ?, ?)",
+                         [result_id, kind_of(result).name, _now(),
+                          json.dumps(params or {}, default=str),
+                          json.dumps(result.to_dict(), default=str)])
+        return result_id
+
+    def saved_results(self, kind: str | type[Result], **params: str) -> list[SavedResult]:
+        """Saved results of ``kind`` (a name or a result type), newest first, optionally only
+        those whose saved parameters equal ``params`` (e.g. ``real="A", synthetic="B"``)."""
+        k = kind_of(kind) if isinstance(kind, type) else results_kind(kind)
+        where = "".join(f" AND json_extract_string(params, '$.{_json_key(p)}') = ?" for p in params)
+        rows = self.con.execute(
+            f"SELECT audit_id, params, result, created_at FROM audits WHERE kind = ?{where} "
+            "ORDER BY created_at DESC, rowid DESC", [k.name, *map(str, params.values())]).fetchall()
+        return [SavedResult(rid, k.name, json.loads(p), json.loads(r), created)
+                for rid, p, r, created in rows]
+
+    def latest_result(self, kind: str | type[Result], **params: str) -> SavedResult | None:
+        """The newest of :meth:`saved_results`, or None."""
+        found = self.saved_results(kind, **params)
+        return found[0] if found else None
+
+    def set_suite_threshold(self, suite: str, threshold: float) -> str:
+        """Record a synthetic suite's pass threshold for later evaluations; returns its id."""
+        record_id = uuid.uuid4().hex[:12]
+        self.con.execute("INSERT INTO audits VALUES (?, 'suite_threshold', ?, '{}', ?)",
+                         [record_id, _now(), json.dumps({"suite": suite,
+                                                         "threshold": float(threshold)})])
+        return record_id
+
+    def suite_thresholds(self) -> dict[str, float]:
+        """The newest recorded threshold of each suite."""
+        rows = self.con.execute("SELECT result FROM audits WHERE kind = 'suite_threshold' "
+                                "ORDER BY created_at, rowid").fetchall()
+        return {item["suite"]: float(item["threshold"]) for item in map(json.loads,
+                                                                        (r[0] for r in rows))}
+
+    # ----------------------------------------------------------- named queries (policy, report)
+    def realness(self, name: str) -> dict[str, int]:
+        """How real ``name`` is: ``total`` rows, ``synthetic_inputs`` (origin not real),
+        ``synthetic_labels`` (label origin not real, or none) and ``real`` (both real)."""
+        self._require(name)
+        total, inputs, labels, real = self.con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE origin <> 'real'), "
+            "count(*) FILTER (WHERE label_origin IS DISTINCT FROM 'real'), "
+            "count(*) FILTER (WHERE origin = 'real' AND label_origin = 'real') "
+            "FROM samples WHERE dataset = ?", [name]).fetchone()
+        return {"total": total, "synthetic_inputs": inputs, "synthetic_labels": labels,
+                "real": real}
+
+    def missing_provenance(self, field_name: str) -> list[tuple[str, int, int]]:
+        """``(dataset, synthetic rows without field_name, synthetic rows)`` per dataset that has
+        synthetic rows; ``field_name`` is a provenance column (``parents``: an empty list)."""
+        if field_name not in PROVENANCE_FIELDS:
+            raise ValueError(f"not a provenance field: {field_name!r}")
+        empty = ("len(parents) = 0" if field_name == "parents" else
+                 f"{field_name} IS NULL OR CAST({field_name} AS VARCHAR) = ''")
+        return [tuple(r) for r in self.con.execute(
+            f"SELECT dataset, count(*) FILTER (WHERE {empty}), count(*) FROM samples "
+            "WHERE origin = 'synthetic' GROUP BY dataset ORDER BY dataset").fetchall()]
+
+    def last_write(self, *names: str) -> datetime | None:
+        """When any of the datasets ``names`` was last written to (None if none exists)."""
+        return self.con.execute("SELECT max(updated_at) FROM datasets WHERE list_contains(?, name)",
+                                [list(names)]).fetchone()[0]
+
+    def exact_copies(self, dataset: str, of: str) -> set[str]:
+        """Ids of samples of ``dataset`` whose content is also in ``of``, compared by dedup key
+        (Unicode NFKC, zero-width characters dropped): exact copies, up to such variants."""
+        return {r[0] for r in self.con.execute(
+            "SELECT id FROM samples WHERE dataset = ? AND dedup_key IN "
+            "(SELECT dedup_key FROM samples WHERE dataset = ?)", [dataset, of]).fetchall()}
+
+    def samples_by_id(self, ids: Iterable[str],
+                      columns: tuple[str, ...] = ("text", "label", "fields")) -> pa.Table:
+        """One row per distinct id among ``ids``, from any dataset: ``id`` and ``columns`` (how
+        parents are looked up: a parent may live in another dataset)."""
+        allowed = {"text", "label", "fields", "generator", "origin", "label_origin", "dataset"}
+        bad = sorted(set(columns) - allowed)
+        if bad:
+            raise ValueError(f"unknown sample columns {bad}; use {sorted(allowed)}")
+        cols = "".join(f", any_value({c}) AS {c}" for c in columns)
+        return self.arrow(f"SELECT id{cols} FROM samples WHERE list_contains(?, id) GROUP BY id",
+                          [sorted(set(ids))])
+
+    def real_labelled(self, *, excluding: Iterable[str] = ()) -> pa.Table:
+        """``text``, ``label``, ``fields`` of every real, human-labelled sample of the store whose
+        id is not in ``excluding`` (the default student's training data)."""
+        return self.arrow("SELECT text, label, fields FROM samples WHERE origin = 'real' AND "
+                          "label_origin = 'real' AND label IS NOT NULL AND "
+                          "NOT list_contains(?, id)", [sorted(set(excluding))])
+
+    def sample_texts(self, datasets: list[str], ids: list[str]) -> dict[str, dict[str, Any]]:
+        """``{id: {"text", "generator"}}`` for the samples of ``datasets`` with those ids."""
+        rows = self.arrow("SELECT id, text, generator FROM samples WHERE list_contains(?, "
+                          "dataset) AND list_contains(?, id)", [datasets, ids]).to_pylist()
+        return {r["id"]: r for r in rows}
 
     def latest_audit(self, kind: str) -> dict[str, Any] | None:
         """The newest saved result of ``kind`` (``{"params", "result", "created_at"}``) or None."""
@@ -799,14 +1483,14 @@ class Store:
 
         ``name`` may also be a Parquet file or folder (what ``tether run`` writes: data too large
         for the store keeps its provenance in columns); it is read in the same shape, so every
-        audit and evaluation that takes a dataset name takes such a path too. An existing path
-        wins over a dataset of the same name.
+        audit and evaluation that takes a dataset name takes such a path too. A path must say it
+        is one (:func:`is_path`: ``./out``, ``/abs``, ``x.parquet``); any other name is a
+        dataset, even when a folder of that name exists.
         """
         cond = f" AND ({where})" if where else ""
         path = Path(name)
-        # as everywhere in tether (engines.open_input): an existing path wins over a dataset name
-        if path.is_dir() or (path.suffix in (".parquet", ".pq")
-                             and (path.exists() or not self.has_dataset(name))):
+        # as everywhere in tether (engines.open_input): a name that says it is a path is one
+        if is_path(name) and (path.exists() or not self.has_dataset(name)):
             return self._parquet_table(path, cond, params)
         self._require(name)
         return self.arrow(f"SELECT {', '.join(_STORED_COLUMNS[1:])} FROM samples "
@@ -864,18 +1548,24 @@ class Store:
             [sample_id, dataset] if dataset else [sample_id]).fetchall()
         if not found:
             raise NotFoundError(f"no sample with id {sample_id!r} in {self.path}")
-        ancestors = [r[0] for r in self.con.execute("""
-            WITH RECURSIVE anc(id, depth) AS (
-                SELECT unnest(parents), 1 FROM samples WHERE id = $1
+        # parents qualified as dataset:id are followed by their id
+        edges = """edges AS (
+                SELECT e.child, CASE WHEN d.name IS NULL THEN e.p
+                                     ELSE e.p[length(d.name) + 2:] END AS parent
+                FROM (SELECT id AS child, unnest(parents) AS p FROM samples) e
+                LEFT JOIN datasets d ON starts_with(e.p, d.name || ':'))"""
+        ancestors = [r[0] for r in self.con.execute(f"""
+            WITH RECURSIVE {edges}, anc(id, depth) AS (
+                SELECT parent, 1 FROM edges WHERE child = $1
                 UNION
-                SELECT unnest(s.parents), a.depth + 1 FROM samples s JOIN anc a ON s.id = a.id
+                SELECT e.parent, a.depth + 1 FROM edges e JOIN anc a ON e.child = a.id
                 WHERE a.depth < 1000
             ) SELECT id FROM anc GROUP BY id ORDER BY min(depth), id""", [sample_id]).fetchall()]
-        descendants = [r[0] for r in self.con.execute("""
-            WITH RECURSIVE des(id, depth) AS (
-                SELECT id, 1 FROM samples WHERE list_contains(parents, $1)
+        descendants = [r[0] for r in self.con.execute(f"""
+            WITH RECURSIVE {edges}, des(id, depth) AS (
+                SELECT child, 1 FROM edges WHERE parent = $1
                 UNION
-                SELECT s.id, d.depth + 1 FROM samples s JOIN des d ON list_contains(s.parents, d.id)
+                SELECT e.child, d.depth + 1 FROM edges e JOIN des d ON e.parent = d.id
                 WHERE d.depth < 1000
             ) SELECT id FROM des GROUP BY id ORDER BY min(depth), id""", [sample_id]).fetchall()]
         candidates = ancestors or [sample_id]
@@ -884,35 +1574,101 @@ class Store:
             "AND list_contains(?, id) ORDER BY id", [candidates]).fetchall()]
         return Lineage(sample_id, ancestors, descendants, seeds)
 
-    def export(self, name: str, path: str | Path, fmt: str | None = None) -> ExportResult:
-        """Write dataset ``name`` to JSONL, CSV or Parquet with every provenance field, and a
-        dataset card (``<stem>.card.md``) beside it. User fields come back as columns."""
+    def export(self, name: str, path: str | Path, fmt: str | None = None, *,
+               user_names: bool = True) -> ExportResult:
+        """Write dataset ``name`` to JSONL, CSV or Parquet with every provenance field, and beside
+        it a Hugging Face dataset card (``<stem>.card.md``) and Croissant JSON-LD
+        (``<stem>.croissant.json``, see :mod:`tether.cards`). User fields come back as columns,
+        under the user's own names (:meth:`field_names`) unless ``user_names=False``."""
         self._require(name)
         out = Path(path)
         fmt = io.detect_format(out, fmt)
         out.parent.mkdir(parents=True, exist_ok=True)
-        structure = self.con.execute("SELECT json_group_structure(fields) FROM samples "
-                                     "WHERE dataset = ? AND fields IS NOT NULL", [name]).fetchone()[0]
-        if structure and structure != "null":
-            if fmt == "csv":  # CSV has no nested values: write them as JSON text
-                shape = json.loads(structure)
-                structure = json.dumps({k: v if isinstance(v, str) else "JSON" for k, v in shape.items()})
-            expand = f", unnest(json_transform(fields, {_lit(structure)}))"
-        else:
-            expand = ""
-        columns = ["id", "text", "label", *(c for c in PROVENANCE_FIELDS if c != "id")]
-        cols = [c for c in columns if c != "text" or self._any_text(name)]
-        if fmt == "csv":
-            cols = [f"CAST(to_json({c}) AS VARCHAR) AS {c}" if c in ("parents", "generator_config")
-                    else c for c in cols]
-        select = f"SELECT {', '.join(cols)}{expand} FROM samples WHERE dataset = {_lit(name)} ORDER BY rowid"
+        select = self._user_select(name, csv=fmt == "csv", user_names=user_names)
         options = {"jsonl": "FORMAT json", "csv": "FORMAT csv, HEADER true",
                    "parquet": "FORMAT parquet"}[fmt]
         self.con.execute(f"COPY ({select}) TO {_lit(out)} ({options})")
         summary = self.summary(name)
-        card = io.write_card(out.with_name(out.stem + ".card.md"), summary.to_dict())
-        return ExportResult(name, str(out), str(card), summary.count)
+        columns = {r[0]: r[1] for r in self.con.execute(f"DESCRIBE {select}").fetchall()}
+        derived_from = [r[0] for r in self.con.execute("""
+            WITH p AS (SELECT DISTINCT unnest(parents) AS p FROM samples WHERE dataset = $1)
+            SELECT DISTINCT dataset FROM (
+                SELECT t.dataset FROM p JOIN samples t ON t.id = p.p
+                UNION ALL
+                SELECT t.dataset FROM p JOIN samples t ON t.dataset || ':' || t.id = p.p)
+            WHERE dataset <> $1 ORDER BY 1""", [name]).fetchall()]
+        generated_by = self._dicts(
+            "SELECT generator, family, config_hash, count(*) AS samples FROM samples "
+            "WHERE dataset = ? AND generator IS NOT NULL GROUP BY ALL ORDER BY 4 DESC, 1, 2, 3",
+            [name])
+        card, croissant = cards.write_cards(out, fmt, summary.to_dict(), columns, derived_from,
+                                            generated_by)
+        return ExportResult(name, str(out), str(card), summary.count, str(croissant))
+
+    def field_names(self, name: str) -> dict[str, str]:
+        """The user's own names of the fields the store keeps as ``id``, ``text`` and ``label``:
+        what the dataset's first ingest was given as ``id_field``, ``text_field`` and
+        ``label_field`` (the store's names for data no ingest wrote, such as an engine's).
+
+        Example:
+            >>> with Store(":memory:") as s:
+            ...     _ = s.ingest("d", [{"body": "hi"}], origin="real", text_field="body")
+            ...     s.field_names("d")
+            {'id': 'id', 'text': 'body', 'label': 'label'}
+        """
+        row = self.con.execute(
+            "SELECT params->'fields' FROM runs WHERE dataset = ? AND kind = 'ingest' "
+            "AND (params->'fields') IS NOT NULL ORDER BY started_at, run_id LIMIT 1",
+            [name]).fetchone()
+        given = json.loads(row[0]) if row else {}
+        return {k: given.get(k) or k for k in ("id", "text", "label")}
+
+    def _user_select(self, name: str, *, csv: bool = False, user_names: bool = True) -> str:
+        """SQL reading dataset ``name`` the way the user wrote it: the user's fields as columns
+        (id, text, label under the user's names, then the others), provenance fields beside
+        them; ``csv`` writes nested values as JSON text."""
+        structure = self.con.execute("SELECT json_group_structure(fields) FROM samples "
+                                     "WHERE dataset = ? AND fields IS NOT NULL", [name]).fetchone()[0]
+        expand = []
+        if structure and structure != "null":
+            shape = _signed(json.loads(structure))
+            if csv:  # CSV has no nested values: write them as JSON text
+                shape = {k: v if isinstance(v, str) else "JSON" for k, v in shape.items()}
+            expand = [f"unnest(json_transform(fields, {_lit(json.dumps(shape))}))"]
+        names = self.field_names(name) if user_names else {}
+        own = [f"{c} AS {_ident(names.get(c, c))}" for c in ("id", "text", "label")
+               if c != "text" or self._any_text(name)]
+        provenance = [f"CAST(to_json({c}) AS VARCHAR) AS {c}"
+                      if csv and c in ("parents", "generator_config") else c
+                      for c in PROVENANCE_FIELDS if c != "id"]
+        return (f"SELECT {', '.join([*own, *expand, *provenance])} FROM samples "
+                f"WHERE dataset = {_lit(name)} ORDER BY rowid")
 
     def _any_text(self, name: str) -> bool:
         return self.con.execute("SELECT count(text) FROM samples WHERE dataset = ?",
                                 [name]).fetchone()[0] > 0
+
+    # ------------------------------------------------------------------ frames
+    def to_pandas(self, name: str) -> Any:
+        """Dataset ``name`` as a pandas DataFrame: the user's fields as columns under their own
+        names, provenance columns beside them (what :meth:`export` writes).
+
+        Example:
+            >>> with Store(":memory:") as s:
+            ...     _ = s.ingest("d", [{"body": "hi", "n": 1}], origin="real", text_field="body")
+            ...     list(s.to_pandas("d").columns)[:3]
+            ['id', 'body', 'label']
+        """
+        self._require(name)
+        return frames.to_pandas(self.arrow(self._user_select(name)))
+
+    def to_polars(self, name: str) -> Any:
+        """Dataset ``name`` as a polars DataFrame, with the columns of :meth:`to_pandas`."""
+        self._require(name)
+        return frames.to_polars(self.arrow(self._user_select(name)))
+
+    def to_hf(self, name: str) -> Any:
+        """Dataset ``name`` as a Hugging Face ``datasets.Dataset``, with the columns of
+        :meth:`to_pandas`."""
+        self._require(name)
+        return frames.to_hf(self.arrow(self._user_select(name)))

@@ -68,3 +68,80 @@ def test_human_output_and_errors(store_path):
     missing = runner.invoke(app, ["audit", "coverage", "--real", "nope", "--synthetic", "syn",
                                   "--store", store_path])
     assert missing.exit_code != 0
+
+
+@pytest.fixture
+def qa_store(tmp_path, bbc):
+    """Headline/answer pairs: real answers as written, synthetic ones "Certainly!" and doubled."""
+    path = tmp_path / "qa.duckdb"
+    rows = bbc.to_pylist()[::10][:200]
+    pairs = [(r["id"], *r["text"].split("\n", 1)) for r in rows]
+    with Store(path) as s:
+        s.ingest("qa", [{"id": i, "prompt": h, "response": b.strip(), "label": r["label"],
+                         "messages": [{"role": "user", "content": h},
+                                      {"role": "assistant", "content": b.strip()}]}
+                        for (i, h, b), r in zip(pairs[:120], rows)],
+                 origin="real", label_origin="real", text_field=None)
+        s.ingest("llm_qa", [{"id": "s" + i, "prompt": h, "label": "x",
+                             "response": f"Certainly! {b.strip()} {b.strip()}",
+                             "messages": [{"role": "user", "content": h},
+                                          {"role": "assistant",
+                                           "content": f"Certainly! {b.strip()} {b.strip()}"}]}
+                            for i, h, b in pairs[120:]],
+                 origin="synthetic", label_origin="synthetic", family="model",
+                 generator="llm@1", text_field=None)
+    return str(path)
+
+
+def test_style_json_human_and_saved(qa_store):
+    out = json.loads(_run(["audit", "style", "--real", "qa", "--synthetic", "llm_qa", "--field",
+                           "response", "--prompt-field", "prompt", "--json"], qa_store).stdout)
+    assert out["field"] == "response" and out["prompt_field"] == "prompt"
+    assert {"chars", "opener_certainly", "length_vs_prompt"} <= set(out["flagged"])
+    chars = out["features"]["chars"]
+    assert chars["ratio_ci"][0] < 2 < chars["ratio_ci"][1] and chars["cliffs_delta"] > 0
+    assert all(e.startswith("s") for e in chars["examples"])
+    with Store(qa_store) as s:
+        assert s.latest_audit("style")["result"]["flagged"] == out["flagged"]
+    human = _run(["audit", "style", "--real", "qa", "--synthetic", "llm_qa", "--field",
+                  "messages", "--turns", "assistant"], qa_store).stdout
+    assert "messages[assistant]" in human and "synthetic answers are 2" in human
+    assert "longer" in human
+
+
+def test_field_and_turns_on_the_audits(qa_store):
+    mir = json.loads(_run(["audit", "mirage", "--real", "qa", "--synthetic", "llm_qa",
+                           "--field", "response", "--permutations", "5", "--json"],
+                          qa_store).stdout)
+    assert mir["field"] == "response" and mir["c2st_auc"] > 0.9
+    cov = json.loads(_run(["audit", "coverage", "--real", "qa", "--synthetic", "llm_qa",
+                           "--field", "messages", "--turns", "user", "--clusters", "4",
+                           "--json"], qa_store).stdout)
+    assert cov["field"] == "messages[user]"
+    div = json.loads(_run(["audit", "diversity", "--dataset", "llm_qa", "--field", "prompt",
+                           "--draws", "3", "--json"], qa_store).stdout)
+    assert div["field"] == "prompt"
+    ov = json.loads(_run(["audit", "overlap", "--train", "llm_qa", "--eval", "qa", "--field",
+                          "response", "--json"], qa_store).stdout)
+    assert ov["field"] == "response" and ov["contaminated_eval"] == 0
+    lab = json.loads(_run(["audit", "labels", "--dataset", "qa", "--field", "response",
+                           "--folds", "3", "--json"], qa_store).stdout)
+    assert lab["field"] == "response" and lab["n"] == 120
+
+
+def test_missing_field_is_one_error_line(qa_store, monkeypatch, capsys):
+    from tether.cli import main
+
+    def error(*args):
+        monkeypatch.setattr("sys.argv", ["tether", "audit", *args, "--store", qa_store])
+        with pytest.raises(SystemExit) as info:
+            main()
+        err = capsys.readouterr().err.strip()
+        assert info.value.code == 2 and len(err.splitlines()) == 1, err
+        return err
+
+    assert "no field 'answer'; its fields are: label, messages, prompt, response" in \
+        error("style", "--real", "qa", "--synthetic", "llm_qa", "--field", "answer")
+    assert "--turns applies only to messages" in \
+        error("mirage", "--real", "qa", "--synthetic", "llm_qa", "--field", "response",
+              "--turns", "user")

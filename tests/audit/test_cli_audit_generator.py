@@ -11,9 +11,10 @@ from typer.testing import CliRunner
 from rich.console import Console
 
 from tether import Store
+from tether.audit.generator import GeneratorAuditResult
 from tether.audit.labels import LabelIssuesResult
 from tether.cli import app
-from tether.cli.audit_generator import _labels_human
+from tether.cli.audit_generator import _generator_human, _labels_human
 from tether.datasets import split
 
 
@@ -94,3 +95,33 @@ def test_unknown_dataset_exits_2(path, capsys):
     finally:
         sys.argv = argv
     assert exc.value.code == 2 and "nope" in capsys.readouterr().err
+
+
+def test_generator_shows_the_bias_slices(tmp_path, bbc):
+    """A user field ``desk`` whose value ``syndicated`` marks 20 business articles, 15 of them
+    mislabelled by the generator: the slice is in the JSON and in the human table."""
+    rows = bbc.to_pylist()
+    rows = ([r for r in rows if r["label"] == "business"][:150]
+            + [r for r in rows if r["label"] == "tech"][:150])
+    business = [i for i, r in enumerate(rows) if r["label"] == "business"][:20]
+    for i, r in enumerate(rows):
+        r["desk"] = "syndicated" if i in business else ["staff", "wire"][i % 2]
+    made = [{"id": r["id"], "text": r["text"],
+             "label": "tech" if i in business[:15] else r["label"]} for i, r in enumerate(rows)]
+    path = tmp_path / "g.duckdb"
+    with Store(path) as s:
+        s.ingest("gold", rows, origin="real", label_origin="real")
+        s.ingest("made", made, origin="real", label_origin="synthetic", family="model",
+                 generator="teacher@1")
+    out = tether("audit", "generator", "--gold", "gold", "--generated", "made", "--json",
+                 store=path)
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.output)
+    assert data["slices"][0]["definition"] == "desk = syndicated"
+    assert data["slices"][0]["errors"] == 15 and data["slice_share"] == pytest.approx(1.0)
+    human = tether("audit", "generator", "--gold", "gold", "--generated", "made", store=path)
+    assert human.exit_code == 0 and "bias slices (error rate above the rest)" in human.output
+    console = Console(record=True, width=160)  # the same view, wide enough for the table
+    console.print(_generator_human(GeneratorAuditResult(**data)))
+    text = console.export_text()
+    assert "desk = syndicated" in text and "0.750" in text

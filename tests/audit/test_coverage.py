@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from tether.audit.coverage import audit_coverage, coverage, coverage_points
+from tether.audit.features import svd_embedding
 
 
 @pytest.fixture(scope="module")
@@ -65,3 +66,29 @@ def test_audit_coverage_saves_its_result(store, bbc):
     assert saved["result"]["recall"] == pytest.approx(r.recall)
     assert set(saved["result"]) >= {"precision", "recall", "by_label", "uncovered_real"}
     assert saved["params"]["clusters"] == 4
+
+
+def test_the_sample_cap_applies_before_the_embedding(halves):
+    """With ``max_n`` below the sizes, the audit equals the audit of the sampled texts alone
+    (nothing outside the sample is featurized), reports the full sizes, and its results have
+    the distribution of the previous path (SVD fitted on all texts, then sampled)."""
+    (rt, rl, ri), (st, sl, _) = halves["real"], halves["other"]
+    capped = coverage(rt, st, real_ids=ri, real_labels=rl, synthetic_labels=sl, max_n=300)
+    rng = np.random.default_rng(0)  # the draws the audit makes for seed 0
+    keep_r = np.sort(rng.choice(len(rt), 300, replace=False))
+    keep_s = np.sort(rng.choice(len(st), 300, replace=False))
+    alone = coverage([rt[i] for i in keep_r], [st[i] for i in keep_s],
+                     real_ids=[ri[i] for i in keep_r], real_labels=[rl[i] for i in keep_r],
+                     synthetic_labels=[sl[i] for i in keep_s])
+    assert capped.n_used == [300, 300] and [capped.n_real, capped.n_synthetic] == [len(rt),
+                                                                                   len(st)]
+    for key in ("precision", "recall", "by_label", "modes"):
+        assert getattr(capped, key) == getattr(alone, key)
+    Z = svd_embedding(rt + st)
+    new, old = [], []
+    for seed in range(6):
+        r = coverage(rt, st, max_n=300, seed=seed)
+        o = coverage_points(Z[:len(rt)], Z[len(rt):], max_n=300, seed=seed)
+        new.append([r.precision, r.recall])
+        old.append([o.precision, o.recall])
+    assert np.abs(np.mean(new, axis=0) - np.mean(old, axis=0)).max() < 0.05

@@ -74,3 +74,25 @@ def test_audit_diversity_follows_lineage_in_the_store(store, leads):
     r = audit_diversity(store, "loop", draws=8)
     assert [g.group for g in r.by_generation] == ["0", "1", "2"]
     assert store.latest_audit("diversity")["result"]["warnings"] == r.warnings
+
+
+def test_the_embedding_fitted_on_a_sample_gives_the_same_spreads(leads):
+    """The spread embedding fitted on 1,500 of 2,825 texts (then applied to all in batches)
+    reads the spreads of the one fitted on all of them, in the same order over generations,
+    and the feedback loop still warns."""
+    from tether.audit.features import svd_embedding
+
+    assert np.array_equal(svd_embedding(leads[:300], fit_max=300), svd_embedding(leads[:300]))
+    Z = svd_embedding(leads, fit_max=600, batch_size=500)
+    assert Z.shape[0] == len(leads) and np.allclose(np.linalg.norm(Z, axis=1), 1, atol=1e-5)
+    texts, gens = _feedback_loop(leads, np.random.default_rng(0))
+    texts = leads + texts
+    gens = [0] * len(leads) + [g + 1 for g in gens]
+    full = diversity(texts, generations=gens, draws=10, fit_max=len(texts))
+    sampled = diversity(texts, generations=gens, draws=10, fit_max=1500)
+    spreads = [[g.metrics["spread"]["value"] for g in r.by_generation] for r in (full, sampled)]
+    assert np.abs(np.subtract(*spreads)).max() < 0.05
+    assert np.argsort(spreads[0]).tolist() == np.argsort(spreads[1]).tolist()
+    assert [g.metrics["distinct_1"] for g in full.by_generation] == [
+        g.metrics["distinct_1"] for g in sampled.by_generation]  # only the embedding differs
+    assert any("spread" in w or "distinct" in w for w in sampled.warnings)

@@ -107,13 +107,47 @@ def test_long_ngram_overlap_matches_a_reference(bbc):
     assert result.ngram_eval == len({e for _, e in got}) and not result.pairs
 
 
-def test_nearest_distances_are_exact(bbc):
-    texts = bbc.column("text").to_pylist()
-    queries, reference = texts[:40:2], texts[1:200:3]
-    d, nearest = nearest_distances(queries, reference, chunk_cells=200)
+def test_bounded_lists_keep_every_count(planted):
+    """A cap on the listed pairs changes the lists only: counts, flagged items and the top of
+    each list are those of the uncapped run."""
+    train_t, eval_t = planted
+    full = find_overlap(train_t, eval_t, max_pairs=10**6)
+    capped = find_overlap(train_t, eval_t, max_pairs=25, batch_size=97)
+    assert not full.truncated and full.pair_count == len(full.pairs) > 25
+    assert capped.truncated and len(capped.pairs) == 25 and len(capped.ngram_overlap) <= 25
+    assert capped.pairs == full.pairs[:25]
+    assert capped.ngram_overlap == full.ngram_overlap[:25]
+    assert (capped.pair_count, capped.ngram_pair_count) == (full.pair_count,
+                                                             full.ngram_pair_count)
+    assert capped.eval_matches == full.eval_matches
+    assert capped.contaminated_eval == full.contaminated_eval == len(full.eval_matches)
+    near = {p["eval_id"] for p in full.pairs}
+    assert {e for e, m in full.eval_matches.items() if m["near_duplicates"]} == near
+    assert sum(m["near_duplicates"] for m in full.eval_matches.values()) == full.pair_count
+    assert sum(m["ngram"] for m in full.eval_matches.values()) == full.ngram_pair_count
+    assert find_overlap(train_t, eval_t, max_pairs=0).pairs == []
+
+
+def test_nearest_distances_find_what_all_pairs_finds(bbc):
+    """800 edited copies of real leads (0-30% of words replaced: nearest Jaccards from about
+    0.3 to 1) and 400 unrelated leads against 1,200 sources: every query whose all-pairs
+    nearest Jaccard (scikit-learn reference) reaches the threshold gets that exact distance
+    (recall ≥ 0.99), every other query is censored at distance 1."""
+    texts = [t[:800] for t in bbc.column("text").to_pylist()]
+    rng = np.random.default_rng(1)
+    reference = texts[:1200]
+    sources = rng.choice(len(reference), 800, replace=False)
+    queries = [edit(reference[i], int(rng.uniform(0, 0.3) * len(reference[i].split())), rng)
+               for i in sources] + texts[1200:1600]
+    d, nearest = nearest_distances(queries, reference, threshold=0.5)
     sims = reference_jaccard(queries, reference)
-    assert np.allclose(d, 1 - sims.max(axis=1))
-    assert np.allclose(sims[np.arange(len(queries)), nearest], sims.max(axis=1))
+    best = sims.max(axis=1)
+    above = best >= 0.5
+    assert above.sum() > 400 and ((best >= 0.5) & (best < 0.6)).sum() > 100  # many at the edge
+    assert np.isclose(d[above], 1 - best[above]).mean() >= 0.99
+    found = above & np.isclose(d, 1 - best)
+    assert np.allclose(sims[found, nearest[found]], best[found])
+    assert (d[~above] == 1.0).all() and (nearest[~above] == -1).all()
 
 
 def test_memorization_detects_copies(bbc):
@@ -129,6 +163,8 @@ def test_memorization_detects_copies(bbc):
     assert r.copy_share_synthetic > 0.5 > r.copy_share_holdout
     assert r.synthetic[0]["distance"] <= r.synthetic[-1]["distance"]
     assert {x["nearest_real_id"] for x in r.synthetic} <= set(source.column("id").to_pylist())
+    censored = [x for x in r.holdout if x["nearest_real_id"] is None]  # no source at J ≥ 0.5
+    assert censored and all(x["distance"] == 1.0 for x in censored)
     assert "Mann–Whitney" in r.method
 
 

@@ -3,13 +3,26 @@ flags on real BBC News (none on two halves; ``cleaner`` when the real side is no
 
 from __future__ import annotations
 
+import itertools
+import re
+
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from scipy import stats
 from scipy.stats.contingency import association
 
-from tether.audit.profile import compare_arrays, compare_labels, compare_profiles, cramers_v, text_profile
+from tether.audit.profile import (
+    STATS,
+    compare_arrays,
+    compare_labels,
+    compare_profiles,
+    cramers_v,
+    text_profile,
+)
 from tether.generate.perturb import Pipeline, perturb_texts
+from tether.generate.simulate import english_words
 
 
 def test_text_profile_values():
@@ -26,6 +39,70 @@ def test_text_profile_values():
     assert p["oov_rate"][1] == pytest.approx(1 / 4)  # "here" is not in the list
     assert p["ttr"][1] == 1.0 and np.isnan(p["ttr"][2])  # one word: no full 2-word window
     assert p["distinct_2"][1] == 1.0
+
+
+def reference_profile(texts, wordlist=None, window=20):
+    """The previous implementation (a regex pass per statistic, Python tokens per text), kept
+    as the reference the vectorized one must equal."""
+    texts = [t if isinstance(t, str) else "" for t in texts]
+    arr = pa.array(texts, type=pa.large_string())
+
+    def count(pattern):
+        return pc.count_substring_regex(arr, pattern).to_numpy(zero_copy_only=False).astype(float)
+
+    def rate(num, den):
+        return np.divide(num, den, out=np.full(num.shape, np.nan), where=den > 0)
+
+    def mattr(toks):
+        full = len(toks) // window
+        if full == 0:
+            return float("nan")
+        return sum(len(set(toks[i * window:(i + 1) * window])) for i in range(full)) / (full * window)
+
+    def oov(toks):
+        alpha = [t for t in toks if t.isalpha()]
+        return sum(t not in wordlist for t in alpha) / len(alpha) if alpha else float("nan")
+
+    chars = pc.utf8_length(arr).to_numpy(zero_copy_only=False).astype(float)
+    letters, upper = count(r"\pL"), count(r"\p{Lu}")
+    toks = [re.findall(r"\w+", t.lower()) for t in texts]
+    seen, duplicate = set(), np.empty(len(texts))
+    for i, t in enumerate(texts):
+        duplicate[i] = t in seen
+        seen.add(t)
+    anomalies = count(r"  +") + count(r"^\s") + count(r"\s$") + count(r"\t")
+    return {
+        "chars": chars, "words": count(r"\S+"),
+        "ttr": np.array([mattr(t) for t in toks]),
+        "oov_rate": (np.array([oov(t) for t in toks]) if wordlist is not None
+                     else np.full(len(texts), np.nan)),
+        "upper_share": rate(upper, letters),
+        "all_lowercase": np.where(letters > 0, (upper == 0).astype(float), np.nan),
+        "punct_rate": rate(count(r"[\pP\pS]"), chars),
+        "digit_rate": rate(count(r"\p{Nd}"), chars),
+        "whitespace_anomalies": rate(anomalies, chars) * 100,
+        "non_ascii": rate(count(r"[^\x00-\x7f]"), chars),
+        "duplicate": duplicate,
+        "distinct_2": np.array([len(set(itertools.pairwise(t))) / (len(t) - 1) if len(t) > 1
+                                else float("nan") for t in toks]),
+    }
+
+
+ODD = ["", None, "   ", "\t\tTabs\tand  spaces  ", "ΟΔΟΣ ΟΔΟΣ", "İstanbul İSTANBUL", "a\x00b c",
+       "naïve café — “quotes” ½ ٣ digits ２", "snake_case words_here 42_x", "\u00a0nbsp\u00a0",
+       "\x0bvtab\x0c", "line\nbreaks\r\n", "x" * 50, "Hello  World 42 ", "Hello  World 42 ",
+       "emoji 😀 text 😀", "ÉCOLE école Ecole"]
+
+
+@pytest.mark.parametrize("window", [20, 3])
+def test_text_profile_equals_the_previous_implementation(bbc, window):
+    texts = bbc.column("text").to_pylist() + ODD
+    wordlist = english_words()
+    new, old = text_profile(texts, wordlist, window=window), reference_profile(texts, wordlist,
+                                                                               window)
+    assert list(new) == list(STATS) and set(old) == set(new)
+    for name in old:
+        np.testing.assert_array_equal(new[name], old[name], err_msg=name)
 
 
 def test_cliffs_delta_and_test_match_reference_computations():

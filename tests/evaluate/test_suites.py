@@ -16,7 +16,6 @@ from tether.evaluate.suites import (
     family_matches,
     read_predictions,
     save_suite_threshold,
-    stored_thresholds,
 )
 
 GPT = "llm:gpt-4o@2024-08-06"
@@ -134,7 +133,7 @@ def test_thresholds_fail_and_are_stored(suites):
     assert any("no pass threshold" in w for w in none.warnings)
     save_suite_threshold(store, "news_synth", 0.97)
     save_suite_threshold(store, "news_synth", 0.5)
-    assert stored_thresholds(store) == {"news_synth": 0.5}
+    assert store.suite_thresholds() == {"news_synth": 0.5}
     stored = evaluate_suites(store, preds, ["news_synth"])
     assert stored.synthetic[0].threshold == 0.5 and stored.synthetic[0].passed is True
     with pytest.raises(NotFoundError):

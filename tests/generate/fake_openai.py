@@ -13,6 +13,13 @@ later run) can succeed. Entries:
     cutoff     HTTP 200, finish_reason=length and the JSON reply cut off
     badlabel   HTTP 200 with a label outside any allowed set
     slow       answers well once ``gate`` is set
+    huge       HTTP 200 whose reply text is ``huge`` bytes (sent in 1 MB chunks, never built
+               whole), with a Content-Length
+    hugestream the same without a Content-Length: the body ends when the connection closes
+    deep       HTTP 200 whose reply content is a JSON array nested 100,000 deep
+
+HTTP errors echo the request's path and Authorization header in their body, as careless
+servers do. ``paths`` and ``authorizations`` list what each request carried.
 
 A good answer echoes the task: ``{"label": X}`` (X from a ``[label=X]`` cue, else the first label
 offered), ``{"answer": ...}`` or ``{"text": ...}``, made unique by the request's ``seed``.
@@ -43,8 +50,11 @@ class _Server(ThreadingHTTPServer):
 class FakeOpenAI:
     """Start with ``with FakeOpenAI() as server:``; ``server.url`` is the endpoint."""
 
-    def __init__(self, delay: float = 1.0) -> None:
+    def __init__(self, delay: float = 1.0, huge: int = 50_000_000) -> None:
         self.delay = delay
+        self.huge = huge
+        self.paths: list[str] = []
+        self.authorizations: list[str | None] = []
         self.gate = threading.Event()
         self.counts: Counter[str] = Counter()  # request key -> requests received
         self.prompts: dict[str, str] = {}      # request key -> user message
@@ -88,6 +98,8 @@ class FakeOpenAI:
             content = json.dumps({"answer": f"answer {seed} to {key[:10]}"})
         else:
             content = json.dumps({"text": f"text {seed} for {key[:10]}"})
+        if behaviour == "deep":
+            content = '{"text": ' + "[" * 100_000 + "]" * 100_000 + "}"
         if behaviour == "cutoff":
             content, finish = content[: len(content) // 2], "length"
         payload = {"id": "chatcmpl-" + key[:12], "object": "chat.completion",
@@ -109,6 +121,8 @@ class FakeOpenAI:
                 key = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
                 user = body["messages"][-1]["content"]
                 with server._lock:
+                    server.paths.append(self.path)
+                    server.authorizations.append(self.headers.get("Authorization"))
                     server.counts[key] += 1
                     server.prompts[key] = user
                     attempt = server.counts[key]
@@ -116,7 +130,9 @@ class FakeOpenAI:
                 plan = cue.group(1).split(",") if cue else []
                 behaviour = plan[attempt - 1] if attempt <= len(plan) else "ok"
                 if behaviour in ("429", "500", "401"):
-                    data = json.dumps({"error": {"message": behaviour}}).encode()
+                    data = json.dumps({"error": {"message": behaviour, "path": self.path,
+                                                 "auth": self.headers.get("Authorization")}}
+                                      ).encode()
                     self.send_response(int(behaviour))
                     if behaviour == "429":
                         self.send_header("Retry-After", "0")
@@ -128,6 +144,9 @@ class FakeOpenAI:
                     time.sleep(server.delay)
                 if behaviour == "slow":
                     server.gate.wait(30)
+                if behaviour in ("huge", "hugestream"):
+                    self._send_huge(server.huge, declared=behaviour == "huge")
+                    return
                 data = (b'{"choices": [{"message": oops' if behaviour == "malformed"
                         else server._reply(body, behaviour, key))
                 self.send_response(200)
@@ -140,5 +159,20 @@ class FakeOpenAI:
                     self.close_connection = True
                     return
                 self.wfile.write(data)
+
+            def _send_huge(self, size, declared):
+                head = b'{"choices": [{"finish_reason": "stop", "message": {"content": "{\\"text\\": \\"'
+                tail = b'\\"}"}}]}'
+                chunk = b"A" * 2**20
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                if declared:
+                    self.send_header("Content-Length", str(len(head) + size + len(tail)))
+                self.end_headers()
+                self.wfile.write(head)
+                for start in range(0, size, len(chunk)):
+                    self.wfile.write(chunk[: min(len(chunk), size - start)])
+                self.wfile.write(tail)
+                self.close_connection = True
 
         return Handler

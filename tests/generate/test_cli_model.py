@@ -36,11 +36,15 @@ def test_generate_llm_json_contract_and_retry_by_run_id(server, tmp_path):
             "--model", "fake-model", "--task", "paraphrase", "--seed", "0", "--run-id", "cli1",
             "--concurrency", "2", "--json"]
     first = tether(*args, store=db)
+    summary = first.pop("summary")  # the quality summary rides along, as on the run record
     assert first == {"run_id": "cli1", "dataset": "para", "added": 3, "failed": 1}
+    assert (summary["requests"], summary["stored"], summary["failed"]) == \
+        (4, 3, {"malformed response body": 1})
     assert (tmp_path / ".tether-cache" / "llm.sqlite").exists()  # the cache sits beside the store
     before = server.snapshot()
-    assert tether(*args, store=db) == {"run_id": "cli1", "dataset": "para", "added": 1,
-                                       "failed": 0}
+    again = tether(*args, store=db)
+    assert again.pop("summary")["stored"] == 4  # three from the cache, one answered now
+    assert again == {"run_id": "cli1", "dataset": "para", "added": 1, "failed": 0}
     assert sum((server.snapshot() - before).values()) == 1
 
 

@@ -76,6 +76,8 @@ def test_parse_output_rejects_invalid_replies(content, labels, reason):
     ({"task": "label", "labels": ["a", "b"], "n_per_seed": 2}, "one label per input"),
     ({"n_per_seed": 0}, "at least 1"),
     ({"template": "{% if %}"}, "does not parse"),
+    ({"template": "{% include 'secrets.txt' %}"}, "cannot include other files"),
+    ({"template": "{% extends 'base.j2' %}"}, "cannot include other files"),
 ])
 def test_bad_configuration_is_a_generation_error(tmp_path, options, message):
     with pytest.raises(GenerationError, match=message):
@@ -261,7 +263,7 @@ def test_killed_run_resumes_without_duplicates_or_resending(server, tmp_path):
     server.gate.set()
 
     with Store(db) as s, LLMGenerator(server.url, "fake-model", cache=cache, **FAST) as gen:
-        assert s.run("killed")["status"] == "running"
+        assert s.run("killed")["status"] == "interrupted"  # its process is gone
         stored_before = s.table("out").num_rows if s.has_dataset("out") else 0
         result = run(s, gen, "seeds", "out", seed=0, run_id="killed", batch_size=4)
         out = s.table("out").to_pylist()
@@ -361,3 +363,131 @@ def test_a_dead_endpoint_stops_the_run_quickly(tmp_path, store):
         run(store, gen, "seeds", "out", seed=0)
     assert time.monotonic() - start < 5
     assert gen.client.sent <= gen.client.concurrency
+
+
+# ------------------------------------------------------------ hostile replies and secrets
+@pytest.mark.parametrize("cue", ["[fail=huge]", "[fail=hugestream]"])
+def test_a_huge_reply_is_one_failure_never_read_whole(server, tmp_path, store, cue):
+    import tracemalloc
+
+    from tether.io import MAX_RECORD_BYTES
+
+    ingest_seeds(store, [{"id": "big", "text": f"article {cue}", "label": "x"},
+                         {"id": "ok", "text": "a plain article", "label": "x"}])
+    tracemalloc.start()
+    try:
+        with generator(server, tmp_path) as gen:
+            result = run(store, gen, "seeds", "para", seed=0)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (result.added, result.failed) == (1, 1)
+    (failure,) = store.failures(result.run_id)
+    assert failure["parents"] == ["big"]
+    assert failure["reason"] == f"reply larger than {MAX_RECORD_BYTES} bytes"
+    assert server.huge == 50_000_000 and peak < 40_000_000  # at most the cap was held, once
+    assert store.table("para").column("text").to_pylist()[0].startswith("text ")
+
+
+def test_a_deeply_nested_reply_is_one_failure_not_the_end_of_the_run(server, tmp_path, store):
+    ingest_seeds(store, [{"id": "deep", "text": "article [fail=deep]", "label": "x"}]
+                 + [{"id": f"ok{i}", "text": f"plain article {i}", "label": "x"} for i in range(3)])
+    with generator(server, tmp_path) as gen:
+        result = run(store, gen, "seeds", "para", seed=0)
+    assert (result.added, result.failed) == (3, 1)
+    (failure,) = store.failures(result.run_id)
+    assert failure["parents"] == ["deep"] and "nested too deeply" in failure["reason"]
+    assert store.run(result.run_id)["status"] == "complete"
+
+
+def test_deeply_nested_json_is_a_parse_failure():
+    from tether.generate.llm import parse_plain
+
+    deep = '{"text": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    with pytest.raises(RequestFailed, match="nested too deeply"):
+        parse_output(deep, "text")
+    assert parse_plain(deep, "text") == deep  # plain mode: not JSON, kept as the text
+
+
+@pytest.mark.parametrize("url, expected", [
+    ("http://user:sk-1@h:8000/v1", "http://***@h:8000/v1"),
+    ("https://sk-1@h/v1/", "https://***@h/v1/"),
+    ("http://h/v1?api-key=sk-1&api-version=2024-02&key=k2&token=t3&access_token=t4&sig=s5",
+     "http://h/v1?api-key=***&api-version=2024-02&key=***&token=***&access_token=***&sig=***"),
+    ("http://h/v1?API_KEY=x%20y", "http://h/v1?API_KEY=***"),
+    ("http://localhost:8000/v1", "http://localhost:8000/v1"),
+    ("http://h/v1?api-version=1&q=", "http://h/v1?api-version=1&q="),
+])
+def test_redact_url(url, expected):
+    from tether.generate.llm import redact_url
+
+    assert redact_url(url) == expected
+
+
+SECRETS = ("u53rname", "pa55word-secret", "query-key-secret", "k2-secret", "tok3n-secret")
+
+
+def secret_url(server):
+    host = server.url.removeprefix("http://")
+    return (f"http://{SECRETS[0]}:{SECRETS[1]}@{host}?api-key={SECRETS[2]}&api-version=7"
+            f"&key={SECRETS[3]}&token={SECRETS[4]}")
+
+
+def test_secrets_in_the_endpoint_are_used_but_never_stored_or_printed(server, tmp_path,
+                                                                      monkeypatch):
+    from typer.testing import CliRunner
+
+    from tether.cli import app
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-env-secret")
+    db = tmp_path / "s.duckdb"
+    with Store(db) as s:
+        ingest_seeds(s, [{"id": f"s{i}", "text": f"seed {i}", "label": "x"} for i in range(3)])
+    cli = CliRunner()
+    out = cli.invoke(app, ["generate", "llm", "--from", "seeds", "--into", "para", "--endpoint",
+                           secret_url(server), "--model", "fake-model", "--store", str(db)])
+    assert out.exit_code == 0, out.output
+    exported = cli.invoke(app, ["export", "para", "--out", str(tmp_path / "para.jsonl"),
+                                "--store", str(db)])
+    assert exported.exit_code == 0, exported.output
+    # the real URL was used: the credentials reached the server
+    assert server.paths[0] == (f"/v1/chat/completions?api-key={SECRETS[2]}&api-version=7"
+                               f"&key={SECRETS[3]}&token={SECRETS[4]}")
+    with Store(db) as s:
+        (run_row,) = [r for r in s.runs() if r["kind"] == "generate"]
+        stored = json.loads(run_row["generator_config"])["endpoint"]
+        config = json.loads(s.table("para").column("generator_config").to_pylist()[0])
+    assert stored == config["endpoint"] == (
+        f"http://***@{server.url.removeprefix('http://')}?api-key=***&api-version=7"
+        f"&key=***&token=***")
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".sqlite" for p in files) and any(p.suffix == ".jsonl" for p in files)
+    for secret in (*SECRETS, "sk-env-secret"):
+        assert secret not in out.output + exported.output
+        for path in files:
+            assert secret.encode() not in path.read_bytes(), (secret, path)
+
+
+def test_a_refusal_does_not_print_the_key(server, tmp_path, store, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-env-secret")
+    ingest_seeds(store, [{"id": "a", "text": "hello [fail=401]", "label": "x"}])
+    host = server.url.removeprefix("http://")
+    url = f"http://{host}?api-key={SECRETS[2]}"
+    with LLMGenerator(url, "fake-model", **{**FAST, "cache": tmp_path / "c.sqlite"}) as gen, \
+            pytest.raises(GenerationError, match="HTTP 401") as err:
+        run(store, gen, "seeds", "para", seed=0)
+    assert server.authorizations[0] == "Bearer sk-env-secret"  # sent, and echoed back
+    message = str(err.value)
+    assert "sk-env-secret" not in message and SECRETS[2] not in message
+    assert "Bearer ***" in message and "api-key=***" in message
+
+
+def test_the_prompt_template_renders_in_the_bounded_sandbox(tmp_path):
+    with LLMGenerator("http://127.0.0.1:9/v1", "m", cache=":memory:",
+                      template="{{ row.__class__.__mro__ }}") as gen, \
+            pytest.raises(GenerationError, match="prompt template"):
+        gen.messages({"id": "a", "text": "x"})
+    with LLMGenerator("http://127.0.0.1:9/v1", "m", cache=":memory:",
+                      template="{{ text * 100000000 }}") as gen, \
+            pytest.raises(GenerationError, match="over the 16 MB cap"):
+        gen.messages({"id": "a", "text": "x"})

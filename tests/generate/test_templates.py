@@ -95,3 +95,45 @@ def test_run_writes_synthetic_labels(store, files):
         {("synthetic", "synthetic", "rule", 1)}
     assert all(r["parents"] == [] for r in rows)
     assert json.loads(rows[0]["generator_config"])["n"] == 10
+
+
+@pytest.mark.parametrize("source", [
+    "{% include 'other.txt' %}", "{% include name %}", "{% import 'macros.j2' as m %}",
+    "{% from 'macros.j2' import m %}", "{% extends 'base.j2' %}"])
+def test_templates_cannot_include_other_files(files, source):
+    t, _ = files
+    t.write_text(json.dumps({"template": "x " + source, "label": "a"}) + "\n")
+    with pytest.raises(InputError, match="templates cannot include other files") as err:
+        TemplateGenerator(load_templates(t), {"name": ["x"]}, templates_path=t)
+    assert str(t) in str(err.value) and err.value.row == 0
+
+
+@pytest.mark.parametrize("source, reason", [
+    ("{% for i in range(10**9) %}x{% endfor %}", "over the 16 MB cap"),
+    ("{{ range(10**9) | list | length }}", "over the 16 MB cap"),
+    ("{{ 'A' * 200000000 }}", "over the 16 MB cap"),
+    ("{{ [n] * 200000000 }}", "over the 16 MB cap"),
+    ("{{ 'A' | center(200000000) }}", "over the 16 MB cap"),
+    ("{{ 'A'.ljust(200000000) }}", "over the 16 MB cap"),
+    ("{{ '{:>200000000}'.format(n) }}", "over the 16 MB cap"),
+    ("{{ '%200000000s' % n }}", "over the 16 MB cap"),
+    ("{{ 2 ** 200000000 }}", "bits"),
+    ("{% for i in range(100000) %}{{ 'A' * 1000 }}{% endfor %}", "rendered text"),
+    ("{% for i in range(99999) %}{% endfor %}{{ range(200000) | list | length }}", "MAX_RANGE"),
+])
+def test_huge_outputs_are_failures_and_the_run_goes_on(store, source, reason):
+    templates = [{"template": "small {{ n }}", "label": "a"},
+                 {"template": "{{ n }}" + source, "label": "b"}]
+    gen = TemplateGenerator(templates, {"n": [1, 2]})
+    result = run(store, gen, None, "tpl", seed=0)
+    assert (result.added, result.failed) == (2, 2)
+    assert sorted(store.table("tpl").column("text").to_pylist()) == ["small 1", "small 2"]
+    for failure in store.failures(result.run_id):
+        assert failure["reason"].startswith("template 1: ") and reason in failure["reason"]
+
+
+def test_bounded_sandbox_still_renders_ordinary_templates():
+    gen = TemplateGenerator([{"template": "{{ 'ab' * n }}|{{ '%3s' % n }}|{{ '{:>3}'.format(n) }}|"
+                                          "{{ 2 ** 10 }}|{{ 'x' | center(5) }}|"
+                                          "{{ range(3) | join(',') }}", "label": "a"}], {"n": [2]})
+    assert [s["text"] for s in gen.generate([], seed=0)] == ["abab|  2|  2|1024|  x  |0,1,2"]

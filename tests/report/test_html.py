@@ -11,13 +11,14 @@ import pytest
 
 from tether import Store
 from tether.report import build_report, render_html, write_report
-from tether.report.html import KINDS, _num
+from tether.report.views._blocks import fmt_num as _num
+from tether.results import KINDS
 
 ORDER = ["provenance", "mirage", "coverage", "overlap", "labels", "generator", "diversity",
-         "faithfulness", "eval", "estimate", "sweep", "sensitivity"]
+         "faithfulness", "style", "eval", "estimate", "sweep", "sensitivity"]
 #: Kinds the fixture fills by calling the real library functions.
 FROM_REAL_FUNCTIONS = {"mirage", "coverage", "overlap", "labels", "generator", "diversity",
-                       "faithfulness", "eval", "estimate", "sweep", "sensitivity"}
+                       "faithfulness", "style", "eval", "estimate", "sweep", "sensitivity"}
 #: XML namespace names inside inline SVG: identifiers, never fetched.
 NAMESPACES = {"http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"}
 
@@ -40,7 +41,7 @@ def text_of(page: str) -> str:
 
 
 def test_sections_in_order_with_results_from_the_real_functions(report):
-    assert [s.key for s in report.sections] == ORDER == ["provenance", *(k.key for k in KINDS)]
+    assert [s.key for s in report.sections] == ORDER == ["provenance", *(k.name for k in KINDS)]
     assert {s.key: s.status for s in report.sections} == {k: "ok" for k in ORDER}
     assert {s.key for s in report.sections[1:]} == FROM_REAL_FUNCTIONS
 
@@ -145,6 +146,7 @@ def test_results_without_optional_keys_render(tmp_path):
                              "confusion": {"labels": ["a", "b"], "matrix": [[9, 1], [0, 10]]}},
                "diversity": {"by_generation": []},
                "faithfulness": {"flip_rate": 0.1},
+               "style": {"features": {}, "flagged": []},
                "eval": {"real": [], "synthetic": []},
                "estimate": {"classical": {"estimate": 0.5, "ci": [0.4, 0.6]},
                             "ppi": {"estimate": 0.52, "ci": [0.47, 0.57]}},

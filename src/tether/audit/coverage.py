@@ -13,9 +13,10 @@ reached when a synthetic sample falls inside its own k-NN ball (the "coverage" o
 2020, robust to synthetic outliers), and a mode is uncovered when less than ``threshold`` of its
 members are reached (Wilson interval on that share).
 
-Texts are embedded with TF-IDF → truncated SVD → L2 normalisation fitted on real ∪ synthetic
-(or sentence embeddings with the ``embed`` extra). Inputs above ``max_n`` per side are
-subsampled uniformly (``n_used`` says so): the method holds all pairwise distances in memory.
+Inputs above ``max_n`` per side are subsampled uniformly first (``n_used`` says so): the method
+holds all pairwise distances in memory. The sampled texts are embedded with TF-IDF → truncated
+SVD → L2 normalisation fitted on them (real ∪ synthetic), or sentence embeddings with the
+``embed`` extra; texts outside the sample are never featurized.
 
 Example:
     >>> rng = np.random.default_rng(0)
@@ -28,16 +29,17 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
 from sklearn.cluster import KMeans
 
-from tether.audit._load import load_pair
+from tether.audit._load import field_params, load_pair
 from tether.audit._stats import wilson
 from tether.audit.features import embed, small_blas
 from tether.errors import InputError
+from tether.results import Result
 from tether.store import Store
 
 
@@ -71,7 +73,7 @@ class Mode:
 
 
 @dataclass(frozen=True)
-class CoverageResult:
+class CoverageResult(Result):
     """The coverage audit. ``to_dict()`` is the ``tether audit coverage --json`` contract."""
 
     precision: float
@@ -85,6 +87,7 @@ class CoverageResult:
     n_synthetic: int
     n_used: list[int]
     method: str
+    field: str = "text"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -99,35 +102,55 @@ def _precision_recall(real: np.ndarray, synthetic: np.ndarray, k: int) -> dict[s
             "d_sr": d_sr, "d_rr": d_rr}
 
 
-def coverage_points(real: np.ndarray, synthetic: np.ndarray, **options: Any) -> CoverageResult:
-    """Coverage of real points by synthetic points (rows are samples, same columns); options as
-    :func:`coverage`."""
-    with small_blas(len(real) + len(synthetic)):
-        return _coverage_points(np.asarray(real, dtype=np.float32),
-                                np.asarray(synthetic, dtype=np.float32), **options)
-
-
-def _coverage_points(real: np.ndarray, synthetic: np.ndarray, *,
-                    real_ids: Sequence[str] | None = None,
-                    real_labels: Sequence[Any] | None = None,
-                    synthetic_labels: Sequence[Any] | None = None, k: int = 5,
-                    clusters: int = 12, threshold: float = 0.1,
-                    max_n: int = 5000, seed: int = 0, embedding: str = "points") -> CoverageResult:
-    n_real, n_syn = len(real), len(synthetic)
+def _samples(n_real: int, n_syn: int, k: int, max_n: int,
+             seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of each side the audit uses: all, or ``max_n`` drawn uniformly (sorted)."""
     if min(n_real, n_syn) <= k:
         raise InputError(f"coverage needs more than k={k} samples per side "
                          f"(got {n_real} real, {n_syn} synthetic)")
     rng = np.random.default_rng(seed)
-    rid = np.array(real_ids if real_ids is not None else [f"real-{i}" for i in range(n_real)],
-                   dtype=object)
-    rlab = np.array(real_labels if real_labels is not None else [None] * n_real, dtype=object)
-    slab = np.array(synthetic_labels if synthetic_labels is not None else [None] * n_syn,
-                    dtype=object)
-    keep_r = np.sort(rng.choice(n_real, min(n_real, max_n), replace=False))
-    keep_s = np.sort(rng.choice(n_syn, min(n_syn, max_n), replace=False))
-    real, rid, rlab = real[keep_r], rid[keep_r], rlab[keep_r]
-    synthetic, slab = synthetic[keep_s], slab[keep_s]
+    return (np.sort(rng.choice(n_real, min(n_real, max_n), replace=False)),
+            np.sort(rng.choice(n_syn, min(n_syn, max_n), replace=False)))
 
+
+def _sampled(real: np.ndarray, synthetic: np.ndarray, keep_r: np.ndarray, keep_s: np.ndarray,
+             n: tuple[int, int], real_ids: Sequence[str] | None,
+             real_labels: Sequence[Any] | None, synthetic_labels: Sequence[Any] | None,
+             **options: Any) -> CoverageResult:
+    """The audit on sampled points (``real``/``synthetic`` are the rows ``keep_r``/``keep_s``
+    of sides of sizes ``n``)."""
+    def pick(values: Sequence[Any] | None, keep: np.ndarray) -> np.ndarray:
+        if values is None:
+            return np.full(keep.size, None, dtype=object)
+        return np.array(values, dtype=object)[keep]
+
+    rid = (pick(real_ids, keep_r) if real_ids is not None
+           else np.array([f"real-{i}" for i in keep_r], dtype=object))
+    with small_blas(keep_r.size + keep_s.size):
+        return _coverage_points(np.asarray(real, dtype=np.float32),
+                                np.asarray(synthetic, dtype=np.float32), rid,
+                                pick(real_labels, keep_r), pick(synthetic_labels, keep_s),
+                                n_real=n[0], n_syn=n[1], **options)
+
+
+def coverage_points(real: np.ndarray, synthetic: np.ndarray, *,
+                    real_ids: Sequence[str] | None = None,
+                    real_labels: Sequence[Any] | None = None,
+                    synthetic_labels: Sequence[Any] | None = None, k: int = 5,
+                    max_n: int = 5000, seed: int = 0, **options: Any) -> CoverageResult:
+    """Coverage of real points by synthetic points (rows are samples, same columns); options as
+    :func:`coverage`."""
+    keep_r, keep_s = _samples(len(real), len(synthetic), k, max_n, seed)
+    return _sampled(np.asarray(real)[keep_r], np.asarray(synthetic)[keep_s], keep_r, keep_s,
+                    (len(real), len(synthetic)), real_ids, real_labels, synthetic_labels, k=k,
+                    seed=seed, **options)
+
+
+def _coverage_points(real: np.ndarray, synthetic: np.ndarray, rid: np.ndarray, rlab: np.ndarray,
+                     slab: np.ndarray, *, n_real: int, n_syn: int, k: int = 5,
+                     clusters: int = 12, threshold: float = 0.1, seed: int = 0,
+                     embedding: str = "points") -> CoverageResult:
+    """The audit on the sampled rows (``n_real``, ``n_syn``: the sizes before sampling)."""
     overall = _precision_recall(real, synthetic, k)
     by_label = {}
     real_names = {str(x) for x in rlab if x is not None}
@@ -184,22 +207,24 @@ def coverage(real: Sequence[str], synthetic: Sequence[str], *,
         >>> r.precision, [m.examples[0].startswith("real-") for m in r.uncovered_real]
         (1.0, [True, True])
     """
-    Z = embed([t or "" for t in real] + [t or "" for t in synthetic], method=embedding,
-              dims=dims, seed=seed)
+    keep_r, keep_s = _samples(len(real), len(synthetic), k, max_n, seed)
+    Z = embed([real[i] or "" for i in keep_r] + [synthetic[i] or "" for i in keep_s],
+              method=embedding, dims=dims, seed=seed)
     name = {"svd": f"TF-IDF -> {Z.shape[1]}-d SVD (L2-normalised)",
             "minilm": "all-MiniLM-L6-v2 sentence embeddings"}[embedding]
-    return coverage_points(Z[:len(real)], Z[len(real):], real_ids=real_ids,
-                           real_labels=real_labels, synthetic_labels=synthetic_labels, k=k,
-                           clusters=clusters, threshold=threshold, max_n=max_n,
-                           seed=seed, embedding=name)
+    return _sampled(Z[:keep_r.size], Z[keep_r.size:], keep_r, keep_s,
+                    (len(real), len(synthetic)), real_ids, real_labels, synthetic_labels, k=k,
+                    clusters=clusters, threshold=threshold, seed=seed, embedding=name)
 
 
-def audit_coverage(store: Store, real: str, synthetic: str, **options: Any) -> CoverageResult:
+def audit_coverage(store: Store, real: str, synthetic: str, *, field: str = "text",
+                   turns: str | None = None, **options: Any) -> CoverageResult:
     """Run :func:`coverage` on two datasets of the store (split by ``origin`` when the names are
-    the same) and save the result (kind ``coverage``). ``options`` go to :func:`coverage`."""
-    r, s = load_pair(store, real, synthetic)
-    result = coverage(r.texts, s.texts, real_ids=r.ids, real_labels=r.labels,
-                      synthetic_labels=s.labels, **options)
-    store.save_audit("coverage", result.to_dict(), {"real": real, "synthetic": synthetic,
-                                                     **options})
+    the same) and save the result (kind ``coverage``). ``field`` (``turns`` of a ``messages``
+    field) is the text measured; ``options`` go to :func:`coverage`."""
+    r, s = load_pair(store, real, synthetic, field=field, turns=turns)
+    result = replace(coverage(r.texts, s.texts, real_ids=r.ids, real_labels=r.labels,
+                              synthetic_labels=s.labels, **options), field=r.field)
+    store.save_result(result, {"real": real, "synthetic": synthetic,
+                                                     **field_params(field, turns), **options})
     return result

@@ -5,7 +5,8 @@ the audit measures, on random draws of the same number of tokens (so group sizes
 them): distinct-1 and distinct-2 (distinct n-grams / n-grams), the zlib compression ratio of the
 text (compressed / raw bytes; lower = more repetitive), the vocabulary tail mass (share of tokens
 from words outside the draw's ``top_k`` most frequent) and the embedding spread (mean pairwise
-cosine distance in a TF-IDF → SVD space fitted on the whole dataset). Each value is the mean of
+cosine distance in a TF-IDF → SVD space fitted on the whole dataset, or on a uniform sample of
+``fit_max`` texts when it is larger). Each value is the mean of
 ``draws`` random draws without replacement, with the 2.5–97.5% range of the draws as its
 interval (a subsampling interval: the variability of a fixed-size draw from the group).
 
@@ -25,16 +26,18 @@ from __future__ import annotations
 import zlib
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 
+from tether.audit._load import field_name, field_params, field_table
 from tether.audit._stats import percentile_interval
 from tether.audit.features import svd_embedding
 from tether.audit.profile import tokens
 from tether.errors import InputError
+from tether.results import Result
 from tether.store import Store
 
 METRICS = ("distinct_1", "distinct_2", "compression_ratio", "tail_mass", "spread")
@@ -51,7 +54,7 @@ class GroupDiversity:
 
 
 @dataclass(frozen=True)
-class DiversityResult:
+class DiversityResult(Result):
     """The diversity audit. ``to_dict()`` is the ``tether audit diversity --json`` contract."""
 
     by_generation: list[GroupDiversity]
@@ -59,12 +62,13 @@ class DiversityResult:
     over_time: list[GroupDiversity]
     warnings: list[str]
     method: str
+    field: str = "text"
 
     def to_dict(self) -> dict[str, Any]:
         return {"by_generation": [asdict(g) for g in self.by_generation],
                 "by_generator": [asdict(g) for g in self.by_generator],
                 "over_time": [asdict(g) for g in self.over_time],
-                "warnings": list(self.warnings), "method": self.method}
+                "warnings": list(self.warnings), "method": self.method, "field": self.field}
 
 
 def _draw_metrics(toks: list[list[str]], Z: np.ndarray, budget: int,
@@ -158,13 +162,15 @@ def diversity(texts: Sequence[str], *, generations: Sequence[int] | None = None,
               generators: Sequence[str | None] | None = None,
               created_at: Sequence[Any] | None = None, budget: int = 20_000, draws: int = 20,
               top_k: int = 100, spread_sample: int = 200, time_bins: int = 5,
-              seed: int = 0) -> DiversityResult:
-    """Diversity per generation, per generator and over time (see the module docstring)."""
+              fit_max: int = 20_000, seed: int = 0) -> DiversityResult:
+    """Diversity per generation, per generator and over time (see the module docstring). The
+    embedding for the spread is fitted on at most ``fit_max`` texts drawn uniformly, then
+    applied to all in batches."""
     raw = [t or "" for t in texts]
     if not raw:
         raise InputError("no texts to measure")
     toks = [tokens(t) for t in raw]
-    Z = svd_embedding(raw, seed=seed)
+    Z = svd_embedding(raw, seed=seed, fit_max=fit_max)
     rng = np.random.default_rng(seed)
     common = dict(budget=budget, draws=draws, top_k=top_k, spread_sample=spread_sample, rng=rng)
     by_gen, by_generator, over_time, warnings = [], [], [], []
@@ -184,19 +190,23 @@ def diversity(texts: Sequence[str], *, generations: Sequence[int] | None = None,
         by_generation=by_gen, by_generator=by_generator, over_time=over_time,
         warnings=warnings,
         method=(f"distinct-1/2, zlib compression ratio, tail mass outside the top {top_k} words "
-                f"and embedding spread (mean pairwise cosine distance, TF-IDF -> SVD, up to "
-                f"{spread_sample} texts) on {draws} random draws of equal token count per group "
+                f"and embedding spread (mean pairwise cosine distance, TF-IDF -> SVD fitted on up to "
+                f"{fit_max:,} texts, up to {spread_sample} texts per draw) on {draws} random draws of equal token count per group "
                 "(half the smallest group's tokens, at most "
                 f"{budget}); intervals: 2.5-97.5% of the draws"))
 
 
-def audit_diversity(store: Store, dataset: str, **options: Any) -> DiversityResult:
+def audit_diversity(store: Store, dataset: str, *, field: str = "text",
+                    turns: str | None = None, **options: Any) -> DiversityResult:
     """Run :func:`diversity` on a dataset of the store and save the result (kind
-    ``diversity``). ``options`` go to :func:`diversity`."""
-    t = store.table(dataset)
+    ``diversity``). ``field`` (``turns`` of a ``messages`` field) is the text measured;
+    ``options`` go to :func:`diversity`."""
+    t = field_table(store, dataset, field, turns)
     result = diversity(t.column("text").to_pylist(),
                        generations=t.column("generation").to_pylist(),
                        generators=t.column("generator").to_pylist(),
                        created_at=t.column("created_at").to_pylist(), **options)
-    store.save_audit("diversity", result.to_dict(), {"dataset": dataset, **options})
+    result = replace(result, field=field_name(field, turns))
+    store.save_result(result, {"dataset": dataset,
+                                                     **field_params(field, turns), **options})
     return result

@@ -20,14 +20,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from tether.audit._load import field_name, field_params, field_table, field_texts
 from tether.audit._stats import finite, mean_interval, wilson
 from tether.errors import InputError
+from tether.results import Result
 from tether.store import Store
 from tether.students import default_text_classifier
 
@@ -47,7 +49,7 @@ class FlipStats:
 
 
 @dataclass(frozen=True)
-class FaithfulnessResult:
+class FaithfulnessResult(Result):
     """The faithfulness audit. ``to_dict()`` is the ``tether audit faithfulness --json``
     contract."""
 
@@ -62,6 +64,7 @@ class FaithfulnessResult:
     worst: list[dict[str, Any]]
     classifier: str
     method: str
+    field: str = "text"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -128,29 +131,34 @@ def _operation(fields_json: str | None) -> str | None:
 
 
 def audit_faithfulness(store: Store, dataset: str, *, classifier_train: str | None = None,
-                       worst: int = 10, seed: int = 0) -> FaithfulnessResult:
+                       worst: int = 10, seed: int = 0, field: str = "text",
+                       turns: str | None = None) -> FaithfulnessResult:
     """Run :func:`faithfulness` on the derived samples of ``dataset`` (those with parents; the
     first parent is compared, found in any dataset of the store) and save the result (kind
     ``faithfulness``). The default student is trained on ``classifier_train``, or else on every
-    real, human-labelled sample of the store that is neither a parent nor a child here."""
-    kids = store.table(dataset, "len(parents) > 0")
+    real, human-labelled sample of the store that is neither a parent nor a child here.
+    ``field`` (``turns`` of a ``messages`` field) is the text compared, on children, parents
+    and the student's training data alike."""
+    kids = field_table(store, dataset, field, turns, "len(parents) > 0")
     if kids.num_rows == 0:
         raise InputError(f"dataset {dataset!r} has no derived samples (none has parents)")
     child_ids = kids.column("id").to_pylist()
     first = [p[0] for p in kids.column("parents").to_pylist()]
-    found = store.arrow("SELECT id, any_value(text) AS text FROM samples "
-                        "WHERE list_contains(?, id) GROUP BY id", [sorted(set(first))])
-    parent_text = dict(zip(found.column("id").to_pylist(), found.column("text").to_pylist()))
+    found = store.samples_by_id(first)
+    parent_text = dict(zip(found.column("id").to_pylist(),
+                           field_texts(found, field, turns, dataset="the parents")
+                           if found.num_rows else []))
     keep = [i for i, p in enumerate(first) if p in parent_text]
     if not keep:
         raise InputError(f"none of the parents of {dataset!r} is in the store")
     if classifier_train is not None:
-        train = store.table(classifier_train, "label IS NOT NULL")
+        train = field_table(store, classifier_train, field, turns, "label IS NOT NULL")
         source = f"default student trained on {classifier_train} ({train.num_rows} samples)"
     else:
-        train = store.arrow("SELECT text, label FROM samples WHERE origin = 'real' AND "
-                            "label_origin = 'real' AND label IS NOT NULL AND "
-                            "NOT list_contains(?, id)", [sorted(set(first) | set(child_ids))])
+        train = store.real_labelled(excluding=[*first, *child_ids])
+        if train.num_rows and (field != "text" or turns is not None):
+            train = train.set_column(0, "text", [field_texts(train, field, turns,
+                                                             dataset="the real labelled data")])
         source = (f"default student trained on the store's {train.num_rows} real, human-labelled "
                   "samples that are neither parents nor children here")
     if len(set(train.column("label").to_pylist())) < 2:
@@ -165,6 +173,8 @@ def audit_faithfulness(store: Store, dataset: str, *, classifier_train: str | No
                           parent_ids=[first[i] for i in keep], generators=[gens[i] for i in keep],
                           operations=[_operation(fields[i]) for i in keep], worst=worst,
                           classifier_name=source)
-    store.save_audit("faithfulness", result.to_dict(),
-                     {"dataset": dataset, "classifier_train": classifier_train, "seed": seed})
+    result = replace(result, field=field_name(field, turns))
+    store.save_result(result,
+                     {"dataset": dataset, "classifier_train": classifier_train, "seed": seed,
+                      **field_params(field, turns)})
     return result

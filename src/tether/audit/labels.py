@@ -1,8 +1,12 @@
 """Label issues: samples whose label is likely wrong, found by confident learning, by provenance.
 
-A default student (:func:`tether.students.default_text_classifier`, or any scikit-learn
-classifier with ``predict_proba``) gives out-of-fold predicted probabilities
-(``cross_val_predict``, stratified folds); :func:`cleanlab.filter.find_label_issues` flags the
+A student gives out-of-fold predicted probabilities (``cross_val_predict``, stratified folds).
+The default student featurizes once (hashed word 1-2-gram TF-IDF,
+:func:`tether.audit.features.ngram_matrix`; no labels involved, so nothing leaks across folds)
+and fits a logistic-loss SGD classifier per fold: linear in the rows, where the TF-IDF + saga
+pipeline refitted per fold did not finish at 100k rows, with the same recall of planted label
+flips (``benchmarks/bench_labels.py``). Any scikit-learn classifier with ``predict_proba``
+fitted on texts can replace it (``estimator=``). :func:`cleanlab.filter.find_label_issues` flags the
 samples whose given label disagrees with the student beyond the estimated noise rates (Northcutt
 et al. 2021). Issues are then counted by ``label_origin`` and by ``generator``, each rate with
 its Wilson interval: hard mistakes, found where they are.
@@ -19,7 +23,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -27,15 +31,22 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from cleanlab.filter import find_label_issues
 from sklearn.base import BaseEstimator
+from sklearn.linear_model import SGDClassifier
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
+from tether.audit._load import field_name, field_params, field_table
 from tether.audit._stats import wilson
+from tether.audit.features import ngram_matrix
 from tether.errors import InputError
+from tether.results import Result
 from tether.store import Store
 from tether.students import fresh
 
+#: the default student's classifier, fitted per fold on the n-gram matrix
+STUDENT = SGDClassifier(loss="log_loss", alpha=3e-5, max_iter=20, tol=None)
+
 @dataclass(frozen=True)
-class LabelIssuesResult:
+class LabelIssuesResult(Result):
     """Likely label errors (lowest self-confidence first) and issue rates per provenance group.
 
     Each issue: ``id``, ``given``, ``suggested`` (the student's most probable label),
@@ -53,6 +64,7 @@ class LabelIssuesResult:
     by_generator: dict[str, dict[str, Any]]
     classes: list[str]
     method: str
+    field: str = "text"
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -75,8 +87,11 @@ def out_of_fold_probs(texts: Sequence[str], labels: Sequence[str], *,
         raise InputError(f"every label needs at least {folds} samples for {folds}-fold "
                          f"cross-validation; the rarest has {smallest}", field="label")
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    probs = cross_val_predict(fresh(estimator, seed), list(texts), y, cv=cv,
-                              method="predict_proba")
+    if estimator is None:
+        model, X = fresh(STUDENT).set_params(random_state=seed), ngram_matrix(texts, chars=False)
+    else:
+        model, X = fresh(estimator, seed), list(texts)
+    probs = cross_val_predict(model, X, y, cv=cv, method="predict_proba")
     return probs, classes.tolist()
 
 
@@ -112,7 +127,8 @@ def label_issues(table: pa.Table, *, estimator: BaseEstimator | None = None, fol
     if pred_probs is None:
         probs, classes = out_of_fold_probs(_column(labelled, "text"), labels,
                                            estimator=estimator, folds=folds, seed=seed)
-        student = ("the default student (TF-IDF + logistic regression)" if estimator is None
+        student = ("the default student (hashed word n-gram TF-IDF, logistic-loss SGD)"
+                   if estimator is None
                    else type(estimator).__name__)
         source = f"{folds}-fold out-of-fold probabilities of {student}"
     else:
@@ -139,8 +155,10 @@ def label_issues(table: pa.Table, *, estimator: BaseEstimator | None = None, fol
                 f"on {source}; issue rates with Wilson intervals"))
 
 
-def audit_labels(store: Store, dataset: str, **options: Any) -> LabelIssuesResult:
+def audit_labels(store: Store, dataset: str, *, field: str = "text", turns: str | None = None,
+                 **options: Any) -> LabelIssuesResult:
     """Run :func:`label_issues` on ``dataset`` and save the result (kind ``"labels"``).
+    ``field`` (``turns`` of a ``messages`` field) is the text the student reads.
 
     >>> from tether import Store, datasets
     >>> bbc = datasets.split(datasets.load("bbcnews"), {"a": 100}, seed=0)["a"]
@@ -149,8 +167,9 @@ def audit_labels(store: Store, dataset: str, **options: Any) -> LabelIssuesResul
     ...     audit_labels(s, "news").n
     100
     """
-    result = label_issues(store.table(dataset), **options)
-    store.save_audit("labels", result.to_dict(),
-                     {"dataset": dataset, **{k: v for k, v in options.items()
-                                             if k in ("folds", "seed")}})
+    result = replace(label_issues(field_table(store, dataset, field, turns), **options),
+                     field=field_name(field, turns))
+    store.save_result(result,
+                     {"dataset": dataset, **field_params(field, turns),
+                      **{k: v for k, v in options.items() if k in ("folds", "seed")}})
     return result

@@ -5,10 +5,14 @@
   pair *at* the threshold becomes a candidate with probability ≥ 99% (reported as
   ``lsh_recall_at_threshold``); precision is exact by construction.
 - **Long n-gram overlap**: any shared 13-gram of words flags a pair (the GPT-3 contamination
-  rule), found by an exact hash join.
+  rule), found by an exact hash join. Pairs of both kinds are counted in full (per eval item
+  too) but only the ``max_pairs`` strongest are listed.
 - **Memorization**: each synthetic sample's distance to its closest real source record
   (1 − max exact Jaccard) beside the same distance for real records the generator never saw. If
   synthetic data sits closer to its sources than unseen real data does, it has copied them.
+  Nearest records come from the same MinHash LSH index (banded for the censoring threshold,
+  0.5 by default), not from all pairs: distances are exact up to ``1 - threshold`` and
+  censored beyond (reported as 1.0, the same for both sides).
 
 The train side streams in Arrow record batches against an index of the eval side (band keys and
 n-gram hashes as sorted numpy arrays), so memory is bounded by the eval set plus one batch.
@@ -27,7 +31,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,8 +41,10 @@ import scipy.sparse as sp
 from scipy import stats
 
 from tether.audit import minhash
+from tether.audit._load import field_name, field_params, field_table
 from tether.audit._stats import percentile_interval, wilson
 from tether.errors import InputError
+from tether.results import Result
 from tether.store import Store
 
 Progress = Callable[[int, int], None]
@@ -76,15 +82,24 @@ class MemorizationResult:
 
 
 @dataclass(frozen=True)
-class OverlapResult:
+class OverlapResult(Result):
     """Near-duplicate pairs and shared long n-grams between a train and an eval dataset.
 
     ``contaminated_eval`` counts eval samples with a near-duplicate or a shared long n-gram;
     ``contamination_rate`` is that share of ``eval_count`` with a Wilson interval.
+    ``pairs`` and ``ngram_overlap`` list at most ``max_pairs`` pairs each (the strongest);
+    ``pair_count`` and ``ngram_pair_count`` count them all, ``truncated`` says whether a list
+    was cut, and ``eval_matches`` gives each flagged eval id the number of train texts that
+    are its near-duplicates and that share a long n-gram with it.
     """
 
     pairs: list[dict[str, Any]]
     ngram_overlap: list[dict[str, Any]]
+    pair_count: int
+    ngram_pair_count: int
+    max_pairs: int
+    truncated: bool
+    eval_matches: dict[str, dict[str, int]]
     contaminated_eval: int
     eval_count: int
     train_count: int
@@ -99,6 +114,7 @@ class OverlapResult:
     lsh_recall_at_threshold: float
     method: str
     memorization: MemorizationResult | None = field(default=None)
+    field: str = "text"
 
     def to_dict(self) -> dict[str, Any]:
         out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "memorization"}
@@ -115,6 +131,36 @@ def _columns(table: pa.Table | pa.RecordBatch, name: str) -> tuple[list[str], li
             [v or "" for v in table.column("text").to_pylist()])
 
 
+class _TopPairs:
+    """The ``keep`` best ``(train_id, eval_row, score)`` pairs seen so far (highest score, then
+    eval id, then train id), in numpy arrays, and how many were offered in all."""
+
+    def __init__(self, keep: int, eval_ids: np.ndarray) -> None:
+        self.keep, self.eval_ids, self.total = keep, eval_ids, 0
+        self.train = np.zeros(0, dtype=object)
+        self.eval = np.zeros(0, dtype=np.int64)
+        self.score = np.zeros(0)
+
+    def offer(self, train_ids: np.ndarray, eval_rows: np.ndarray, scores: np.ndarray) -> None:
+        self.total += scores.size
+        if self.keep == 0 or scores.size == 0:
+            return
+        train = np.concatenate([self.train, train_ids])
+        rows = np.concatenate([self.eval, eval_rows])
+        score = np.concatenate([self.score, scores])
+        if score.size > self.keep:  # only the pairs that can still rank: scores ≥ the keep-th
+            cut = np.partition(score, score.size - self.keep)[score.size - self.keep]
+            live = score >= cut
+            train, rows, score = train[live], rows[live], score[live]
+        order = np.lexsort((train.astype(str), self.eval_ids[rows].astype(str), -score))
+        order = order[:self.keep]
+        self.train, self.eval, self.score = train[order], rows[order], score[order]
+
+    def listing(self, score_name: str, cast: type) -> list[dict[str, Any]]:
+        return [{"train_id": t, "eval_id": str(self.eval_ids[e]), score_name: cast(s)}
+                for t, e, s in zip(self.train.tolist(), self.eval, self.score.tolist())]
+
+
 def find_overlap(
     train: pa.Table,
     eval: pa.Table,
@@ -124,6 +170,7 @@ def find_overlap(
     ngram: int = 5,
     unit: str = "char",
     long_ngram: int = 13,
+    max_pairs: int = 1000,
     seed: int = 1,
     batch_size: int = 20_000,
     progress: Progress | None = None,
@@ -133,45 +180,58 @@ def find_overlap(
 
     Both tables need ``id`` and ``text`` columns. ``progress(done, total)`` is called after each
     train batch. ``long_ngram=0`` skips the n-gram check; a text shorter than ``long_ngram``
-    words counts as one n-gram, so only an identical short text matches it.
+    words counts as one n-gram, so only an identical short text matches it. Every pair is
+    counted (``pair_count``, ``ngram_pair_count``, per flagged eval item in ``eval_matches``);
+    only the ``max_pairs`` strongest of each kind are listed (``truncated`` says when more
+    exist), so memory stays bounded by the eval set plus one batch.
     """
+    if max_pairs < 0:
+        raise InputError(f"max_pairs must be 0 or more, got {max_pairs}", field="max_pairs")
     bands, rows = minhash.lsh_params(threshold, num_perm)
     eval_ids, eval_texts = _columns(eval, "eval")
+    id_array = np.array(eval_ids, dtype=object)
     band_index, ngram_index = _index_eval(eval_texts, bands, rows, num_perm, ngram, unit,
                                           long_ngram, seed, batch_size)
-    pairs: list[dict[str, Any]] = []
-    shared: list[dict[str, Any]] = []
+    near, shared = _TopPairs(max_pairs, id_array), _TopPairs(max_pairs, id_array)
+    near_count = np.zeros(len(eval_ids), dtype=np.int64)
+    ngram_count = np.zeros(len(eval_ids), dtype=np.int64)
     candidates = done = 0
     for batch in train.to_batches(max_chunksize=batch_size):
         ids, texts = _columns(batch, "train")
+        ids = np.array(ids, dtype=object)
         sig = minhash.signatures(texts, num_perm, ngram, seed, unit)
         keys = minhash.band_keys(sig, bands, rows)
         q, e, _ = band_index.match(keys.reshape(-1), np.repeat(np.arange(len(texts)), bands))
         candidates += q.size
-        sims = _exact_jaccard([texts[i] for i in q], [eval_texts[j] for j in e], ngram, unit, seed)
-        pairs += [{"train_id": ids[i], "eval_id": eval_ids[j], "jaccard": float(s)}
-                  for i, j, s in zip(q, e, sims) if s >= threshold]
+        sims = pair_jaccard(texts, eval_texts, q, e, ngram=ngram, unit=unit, seed=seed)
+        hit = sims >= threshold
+        near.offer(ids[q[hit]], e[hit], sims[hit])
+        near_count += np.bincount(e[hit], minlength=len(eval_ids))
         if ngram_index is not None:
             hashes, offsets = minhash.shingle_hashes(texts, long_ngram, "word", seed)
             q, e, n = ngram_index.match(hashes, np.repeat(np.arange(len(texts)), np.diff(offsets)))
-            shared += [{"train_id": ids[i], "eval_id": eval_ids[j], "shared_ngrams": int(c)}
-                       for i, j, c in zip(q, e, n)]
+            shared.offer(ids[q], e, n)
+            ngram_count += np.bincount(e, minlength=len(eval_ids))
         done += len(texts)
         if progress is not None:
             progress(done, train.num_rows)
-    pairs.sort(key=lambda p: (-p["jaccard"], p["eval_id"], p["train_id"]))
-    shared.sort(key=lambda p: (-p["shared_ngrams"], p["eval_id"], p["train_id"]))
-    near = {p["eval_id"] for p in pairs}
-    by_ngram = {p["eval_id"] for p in shared}
-    flagged = len(near | by_ngram)
+    flagged_rows = np.flatnonzero((near_count > 0) | (ngram_count > 0))
+    flagged = int(flagged_rows.size)
     n_eval = len(eval_ids)
     method = (f"MinHash ({num_perm} one-permutation bins, {unit} {ngram}-gram shingles) with LSH "
               f"({bands} bands × {rows} rows), candidates verified by exact Jaccard ≥ {threshold}"
               + (f"; exact shared word {long_ngram}-grams" if long_ngram else "")
+              + f"; every pair counted, the {max_pairs:,} strongest of each kind listed"
               + "; Wilson interval for the contamination rate")
     return OverlapResult(
-        pairs=pairs, ngram_overlap=shared, contaminated_eval=flagged, eval_count=n_eval,
-        train_count=train.num_rows, near_duplicate_eval=len(near), ngram_eval=len(by_ngram),
+        pairs=near.listing("jaccard", float), ngram_overlap=shared.listing("shared_ngrams", int),
+        pair_count=near.total, ngram_pair_count=shared.total, max_pairs=max_pairs,
+        truncated=max(near.total, shared.total) > max_pairs,
+        eval_matches={eval_ids[j]: {"near_duplicates": int(near_count[j]),
+                                    "ngram": int(ngram_count[j])} for j in flagged_rows},
+        contaminated_eval=flagged, eval_count=n_eval,
+        train_count=train.num_rows, near_duplicate_eval=int((near_count > 0).sum()),
+        ngram_eval=int((ngram_count > 0).sum()),
         contamination_rate=flagged / n_eval if n_eval else 0.0,
         contamination_ci=wilson(flagged, n_eval) if n_eval else None, threshold=threshold,
         bands=bands, rows=rows, candidates=candidates,
@@ -201,51 +261,6 @@ def _index_eval(texts: list[str], bands: int, rows: int, num_perm: int, ngram: i
     return band_index, ngram_index
 
 
-def _exact_jaccard(a: list[str], b: list[str], ngram: int, unit: str, seed: int) -> list[float]:
-    if not a:
-        return []
-    sets_a = minhash.shingle_sets(a, ngram, unit, seed)
-    sets_b = minhash.shingle_sets(b, ngram, unit, seed)
-    return [minhash.jaccard(x, y) for x, y in zip(sets_a, sets_b)]
-
-
-def nearest_distances(queries: list[str], reference: list[str], *, ngram: int = 5,
-                      unit: str = "char", seed: int = 1,
-                      chunk_cells: int = 20_000_000) -> tuple[np.ndarray, np.ndarray]:
-    """For each query text, ``1 - max`` exact Jaccard to any reference text and the index of
-    that reference text: all pairs, as sparse intersection counts in query chunks of at most
-    ``chunk_cells`` pairs.
-
-    >>> d, j = nearest_distances(["a b c d e f"], ["x y z", "a b c d e g"], ngram=3)
-    >>> j.tolist(), [round(float(x), 2) for x in d]
-    ([1], [0.2])
-    """
-    if not reference:
-        raise InputError("no reference records to measure distances to")
-    ref_h, ref_off = minhash.shingle_hashes(reference, ngram, unit, seed)
-    columns, col_of = np.unique(ref_h, return_inverse=True)
-    ref = _binary_rows(np.diff(ref_off), col_of, columns.size)
-    ref_size = np.diff(ref.indptr)
-    step = max(1, chunk_cells // len(reference))
-    dist = np.empty(len(queries))
-    nearest = np.empty(len(queries), dtype=np.int64)
-    for lo in range(0, len(queries), step):
-        chunk = queries[lo:lo + step]
-        h, off = minhash.shingle_hashes(chunk, ngram, unit, seed)
-        local = np.unique(h, return_inverse=True)[1]
-        size = np.diff(_binary_rows(np.diff(off), local, h.size).indptr)
-        at = np.searchsorted(columns, h).clip(0, columns.size - 1)
-        known = columns[at] == h
-        rows = np.repeat(np.arange(len(chunk)), np.diff(off))
-        query = _binary_rows(np.bincount(rows[known], minlength=len(chunk)), at[known],
-                             columns.size)
-        inter = (query @ ref.T).toarray()
-        sim = inter / (size[:, None] + ref_size[None, :] - inter)
-        nearest[lo:lo + len(chunk)] = sim.argmax(axis=1)
-        dist[lo:lo + len(chunk)] = 1.0 - sim.max(axis=1)
-    return dist, nearest
-
-
 def _binary_rows(counts: np.ndarray, columns: np.ndarray, width: int) -> sp.csr_matrix:
     """A 0/1 CSR matrix with ``counts[i]`` consecutive ``columns`` entries in row ``i``
     (repeats collapse to one)."""
@@ -255,6 +270,85 @@ def _binary_rows(counts: np.ndarray, columns: np.ndarray, width: int) -> sp.csr_
     matrix.sum_duplicates()
     matrix.data[:] = 1.0
     return matrix
+
+
+def pair_jaccard(a: Sequence[str], b: Sequence[str], ia: np.ndarray, ib: np.ndarray, *,
+                 ngram: int = 5, unit: str = "char", seed: int = 1,
+                 chunk: int = 50_000) -> np.ndarray:
+    """Exact Jaccard of the shingle sets of ``a[ia[k]]`` and ``b[ib[k]]`` for every ``k``: each
+    text involved is shingled once, and each pair's intersection is a merge of two sorted sparse
+    rows (no Python loop per pair).
+
+    >>> pair_jaccard(["a b c d", "x y z"], ["a b c e"], np.array([0, 1]), np.array([0, 0]),
+    ...              ngram=2, unit="word").round(2).tolist()
+    [0.5, 0.0]
+    """
+    ia, ib = np.asarray(ia, dtype=np.int64), np.asarray(ib, dtype=np.int64)
+    if ia.size == 0:
+        return np.zeros(0)
+    ua, ra = np.unique(ia, return_inverse=True)
+    ub, rb = np.unique(ib, return_inverse=True)
+    ha, offa = minhash.shingle_hashes([a[i] for i in ua], ngram, unit, seed)
+    hb, offb = minhash.shingle_hashes([b[i] for i in ub], ngram, unit, seed)
+    vocab, codes = np.unique(np.concatenate([ha, hb]), return_inverse=True)
+    rows_a = _binary_rows(np.diff(offa), codes[:ha.size], vocab.size)
+    rows_b = _binary_rows(np.diff(offb), codes[ha.size:], vocab.size)
+    size_a, size_b = np.diff(rows_a.indptr)[ra], np.diff(rows_b.indptr)[rb]
+    inter = np.empty(ia.size, dtype=np.int64)
+    for lo in range(0, ia.size, chunk):
+        part = slice(lo, lo + chunk)
+        inter[part] = np.asarray(rows_a[ra[part]].multiply(rows_b[rb[part]]).sum(axis=1)).ravel()
+    union = size_a + size_b - inter
+    return np.divide(inter, union, out=np.ones(ia.size), where=union > 0)
+
+
+def nearest_distances(queries: Sequence[str], reference: Sequence[str], *,
+                      threshold: float = 0.5, ngram: int = 5, unit: str = "char",
+                      seed: int = 1, num_perm: int = 128,
+                      batch_size: int = 20_000) -> tuple[np.ndarray, np.ndarray]:
+    """For each query text, ``1 - max`` exact Jaccard to a reference text and that text's index,
+    **censored at** ``threshold``: a query whose closest reference text is less similar than
+    ``threshold`` gets distance 1.0 and index -1.
+
+    Candidates come from MinHash LSH banded for ``threshold`` (a pair at the threshold is a
+    candidate with probability ≥ 99%, more similar pairs more surely); candidates whose MinHash
+    estimate is more than five standard errors below the threshold are dropped; the rest are
+    scored by exact Jaccard. Time grows with the number of candidates, not with
+    ``len(queries) × len(reference)``; memory holds the reference signatures and band keys.
+
+    >>> d, j = nearest_distances(["a b c d e f"], ["x y z", "a b c d e g"], ngram=3)
+    >>> j.tolist(), [round(float(x), 2) for x in d]
+    ([1], [0.2])
+    """
+    if not reference:
+        raise InputError("no reference records to measure distances to")
+    bands, rows = minhash.lsh_params(threshold, num_perm)
+    ref_sig = np.concatenate([minhash.signatures(reference[lo:lo + batch_size], num_perm, ngram,
+                                                 seed, unit)
+                              for lo in range(0, len(reference), batch_size)])
+    index = minhash.HashIndex(minhash.band_keys(ref_sig, bands, rows).reshape(-1),
+                              np.repeat(np.arange(len(reference)), bands))
+    floor = threshold - 5 * np.sqrt(threshold * (1 - threshold) / num_perm)
+    dist = np.ones(len(queries))
+    nearest = np.full(len(queries), -1, dtype=np.int64)
+    for lo in range(0, len(queries), batch_size):
+        chunk = queries[lo:lo + batch_size]
+        sig = minhash.signatures(chunk, num_perm, ngram, seed, unit)
+        q, r, _ = index.match(minhash.band_keys(sig, bands, rows).reshape(-1),
+                              np.repeat(np.arange(len(chunk)), bands))
+        keep = np.zeros(q.size, dtype=bool)
+        for at in range(0, q.size, 1_000_000):  # estimates in slices: pairs × num_perm bytes
+            part = slice(at, at + 1_000_000)
+            keep[part] = (sig[q[part]] == ref_sig[r[part]]).mean(axis=1) >= floor
+        q, r = q[keep], r[keep]
+        sims = pair_jaccard(chunk, reference, q, r, ngram=ngram, unit=unit, seed=seed)
+        close = sims >= threshold
+        q, r, sims = q[close], r[close], sims[close]
+        order = np.lexsort((r, -sims, q))  # per query: most similar first, lowest index on ties
+        first = order[np.r_[True, q[order][1:] != q[order][:-1]]] if q.size else order
+        dist[lo + q[first]] = 1.0 - sims[first]
+        nearest[lo + q[first]] = r[first]
+    return dist, nearest
 
 
 def _median_difference_ci(a: np.ndarray, b: np.ndarray, n_boot: int,
@@ -272,14 +366,18 @@ def memorization(
     ngram: int = 5,
     unit: str = "char",
     copy_threshold: float = 0.8,
+    threshold: float = 0.5,
     alpha: float = 0.05,
     n_boot: int = 2000,
     seed: int = 0,
 ) -> MemorizationResult:
     """Is synthetic data closer to the real records it was made from than unseen real data is?
 
-    Distance to the closest source record is ``1 - max`` exact Jaccard of ``ngram`` shingles.
-    ``copied`` is True when the one-sided Mann–Whitney p-value is below ``alpha`` and the median
+    Distance to the closest source record is ``1 - max`` exact Jaccard of ``ngram`` shingles,
+    censored at ``threshold`` (:func:`nearest_distances`): a record with no source record of
+    Jaccard ≥ ``threshold`` has distance 1.0 and ``nearest_real_id`` None. The censoring is the
+    same for both sides, so the rank test compares like with like; it only merges distances
+    beyond ``1 - threshold`` into one tie. ``copied`` is True when the one-sided Mann–Whitney p-value is below ``alpha`` and the median
     synthetic distance is the smaller. Each table needs ``id`` and ``text`` columns.
 
     >>> import pyarrow as pa
@@ -295,8 +393,14 @@ def memorization(
     hold_ids, hold_texts = _columns(holdout_real, "holdout")
     if not syn_texts or not hold_texts:
         raise InputError("memorization needs at least one synthetic and one holdout record")
-    d_syn, n_syn = nearest_distances(syn_texts, src_texts, ngram=ngram, unit=unit)
-    d_hold, n_hold = nearest_distances(hold_texts, src_texts, ngram=ngram, unit=unit)
+    if not 0.0 < threshold <= copy_threshold:
+        raise InputError(f"threshold ({threshold}) must be in (0, copy_threshold = "
+                         f"{copy_threshold}]: distances are censored beyond it",
+                         field="threshold")
+    d_syn, n_syn = nearest_distances(syn_texts, src_texts, threshold=threshold, ngram=ngram,
+                                     unit=unit)
+    d_hold, n_hold = nearest_distances(hold_texts, src_texts, threshold=threshold, ngram=ngram,
+                                       unit=unit)
     test = stats.mannwhitneyu(d_syn, d_hold, alternative="less")
     rng = np.random.default_rng(seed)
     diff = float(np.median(d_syn) - np.median(d_hold))
@@ -305,8 +409,8 @@ def memorization(
 
     def listing(ids: list[str], d: np.ndarray, near: np.ndarray) -> list[dict[str, Any]]:
         order = np.argsort(d, kind="stable")
-        return [{"id": ids[i], "distance": float(d[i]), "nearest_real_id": src_ids[near[i]]}
-                for i in order]
+        return [{"id": ids[i], "distance": float(d[i]),
+                 "nearest_real_id": src_ids[near[i]] if near[i] >= 0 else None} for i in order]
 
     return MemorizationResult(
         synthetic=listing(syn_ids, d_syn, n_syn), holdout=listing(hold_ids, d_hold, n_hold),
@@ -321,17 +425,20 @@ def memorization(
         copy_share_holdout_ci=wilson(copies_hold, len(d_hold)),
         copied=bool(test.pvalue < alpha and diff < 0),
         method=(f"distance to the closest source record = 1 − max exact Jaccard of {unit} "
-                f"{ngram}-gram sets; one-sided Mann–Whitney U (synthetic < holdout); median "
+                f"{ngram}-gram sets among MinHash LSH candidates, censored at Jaccard "
+                f"{threshold} (no source record that close: distance 1); one-sided Mann–Whitney U (synthetic < holdout); median "
                 f"difference with a percentile bootstrap interval ({n_boot} resamples); copy "
                 f"shares (Jaccard ≥ {copy_threshold}) with Wilson intervals"))
 
 
 def audit_overlap(store: Store, train: str, eval: str, *, holdout: str | None = None,
                   threshold: float = 0.8, progress: Progress | None = None,
+                  field: str = "text", turns: str | None = None,
                   **options: Any) -> OverlapResult:
     """Run :func:`find_overlap` between two datasets of ``store`` and save the result (kind
     ``"overlap"``). With ``holdout``, also :func:`memorization`, reading ``train`` as the
-    synthetic data and ``eval`` as the real records it was made from.
+    synthetic data and ``eval`` as the real records it was made from. ``field`` (``turns`` of a
+    ``messages`` field) is the text compared on every side.
 
     >>> from tether import Store
     >>> with Store(":memory:") as s:
@@ -340,14 +447,16 @@ def audit_overlap(store: Store, train: str, eval: str, *, holdout: str | None = 
     ...     audit_overlap(s, "a", "b").contaminated_eval
     1
     """
-    train_table, eval_table = store.table(train), store.table(eval)
+    train_table, eval_table = (field_table(store, train, field, turns),
+                               field_table(store, eval, field, turns))
     result = find_overlap(train_table, eval_table, threshold=threshold, progress=progress,
                           **options)
     if holdout is not None:
-        memo = memorization(train_table, eval_table, store.table(holdout),
+        memo = memorization(train_table, eval_table, field_table(store, holdout, field, turns),
                             **{k: v for k, v in options.items() if k in ("ngram", "unit")})
         result = dataclasses.replace(result, memorization=memo)
-    store.save_audit("overlap", result.to_dict(),
+    result = dataclasses.replace(result, field=field_name(field, turns))
+    store.save_result(result,
                      {"train": train, "eval": eval, "holdout": holdout, "threshold": threshold,
-                      **options})
+                      **field_params(field, turns), **options})
     return result

@@ -20,7 +20,9 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass
@@ -31,6 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from scipy import optimize, stats
 
+from tether.audit import minhash
 from tether.audit._stats import Z95, delong, finite, mean_interval
 from tether.generate.simulate import english_words, word_list_name
 
@@ -56,34 +59,165 @@ SMALL_DELTA = 0.147  # Romano et al. (2006): |delta| below this is negligible
 _TOKEN = re.compile(r"\w+")
 
 
+_RE2_SPACE = (9, 10, 12, 13, 32)  # RE2's \s, the class the statistics were defined with
+_PARTS = ("letters", "upper", "words", "punct", "digits", "anomalies", "non_ascii", "ttr",
+          "oov_rate", "distinct_2")
+
+
 def tokens(text: str) -> list[str]:
     """Lower-cased word tokens (``\\w+``)."""
     return _TOKEN.findall(text.lower())
-
-
-def _count(arr: pa.Array, pattern: str) -> np.ndarray:
-    return pc.count_substring_regex(arr, pattern).to_numpy(zero_copy_only=False).astype(float)
 
 
 def _rate(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return np.divide(num, den, out=np.full(num.shape, np.nan), where=den > 0)
 
 
-def _mattr(toks: list[str], window: int) -> float:
-    """Mean segmental type-token ratio over full windows of ``window`` tokens (nan if none)."""
-    full = len(toks) // window
-    if full == 0:
-        return float("nan")
-    return sum(len(set(toks[i * window:(i + 1) * window])) for i in range(full)) / (full * window)
+def _code_points(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
 
 
-def _distinct2(toks: list[str]) -> float:
-    return len(set(zip(toks, toks[1:]))) / (len(toks) - 1) if len(toks) > 1 else float("nan")
+LETTER, UPPER, PUNCT, DIGIT, WORD, ALPHA, SPACE = 1, 2, 4, 8, 16, 32, 64  # _class_bits
 
 
-def _oov(toks: list[str], wordlist: Collection[str]) -> float:
-    alpha = [t for t in toks if t.isalpha()]
-    return sum(t not in wordlist for t in alpha) / len(alpha) if alpha else float("nan")
+def _bits(c: str) -> int:
+    cat = unicodedata.category(c)
+    return ((LETTER if cat[0] == "L" else 0) | (UPPER if cat == "Lu" else 0)
+            | (PUNCT if cat[0] in "PS" else 0) | (DIGIT if cat == "Nd" else 0)
+            | (WORD if c.isalnum() or c == "_" else 0) | (ALPHA if c.isalpha() else 0)
+            | (SPACE if ord(c) in _RE2_SPACE else 0))
+
+
+@functools.lru_cache(maxsize=1)
+def _bmp_bits() -> np.ndarray:
+    return np.array([_bits(chr(c)) for c in range(0x10000)], dtype=np.uint8)
+
+
+def _class_bits(cps: np.ndarray) -> np.ndarray:
+    """The class bits of each code point: a table for the Basic Multilingual Plane, a lookup
+    per distinct code point beyond it."""
+    out = np.take(_bmp_bits(), cps, mode="clip")
+    if cps.size and cps.max() > 0xFFFF:
+        astral = cps > 0xFFFF
+        distinct, inverse = np.unique(cps[astral], return_inverse=True)
+        out[astral] = np.array([_bits(chr(c)) for c in distinct.tolist()], dtype=np.uint8)[inverse]
+    return out
+
+
+def _distinct_per_group(values: np.ndarray, span: int, groups: np.ndarray,
+                        n: int) -> np.ndarray:
+    """Number of distinct ``values`` (integers in ``[0, span)``) in each of ``n`` groups: one
+    sort of ``group * span + value`` (two keys when that could overflow)."""
+    if n * span < 2**62:
+        key = np.sort(groups.astype(np.int64) * span + values)
+        new = np.ones(key.size, dtype=bool)
+        new[1:] = key[1:] != key[:-1]
+        return np.bincount(key[new] // span, minlength=n).astype(float)
+    order = np.lexsort((values, groups))
+    v, g = values[order], groups[order]
+    new = np.ones(v.size, dtype=bool)
+    new[1:] = (v[1:] != v[:-1]) | (g[1:] != g[:-1])
+    return np.bincount(g[new], minlength=n).astype(float)
+
+
+def _char_stats(texts: list[str], chars: np.ndarray) -> dict[str, np.ndarray]:
+    """Counts of character classes per text, from one array of all code points (texts joined
+    by a separator whose flags are all zero, so no run crosses from one text to the next)."""
+    starts = np.concatenate([[0], np.cumsum(chars + 1, dtype=np.int64)[:-1]])
+    ends = starts + chars  # the separator after each text
+    cps = _code_points("\x00".join(texts) + "\x00")
+    bits = _class_bits(cps)
+    space = bits & SPACE > 0
+    word_start = ~space
+    word_start[1:] &= space[:-1]
+    word_start[starts[1:] - 1] = False  # the separators
+    word_start[starts] = ~space[starts] & (chars > 0)
+    word_start[-1] = False
+    blank = cps == 32
+    run = np.zeros(cps.size, dtype=bool)  # the second blank of each run of blanks
+    run[1:] = blank[1:] & blank[:-1]
+    run[2:] &= ~blank[:-2]
+
+    def count(flag: np.ndarray) -> np.ndarray:
+        return np.add.reduceat(flag, starts, dtype=np.int64).astype(float)
+
+    # every whitespace character before a text's first other character counts (the statistic
+    # was defined by Arrow's count of ``^\s``, which re-anchors after each match)
+    other = np.flatnonzero(~space)  # separators included, so every text has one at its end
+    leading = other[np.searchsorted(other, starts)] - starts
+    trailing = (chars > 0) & space[ends - 1]
+    return {"letters": count(bits & LETTER > 0), "upper": count(bits & UPPER > 0),
+            "words": count(word_start), "punct": count(bits & PUNCT > 0),
+            "digits": count(bits & DIGIT > 0), "non_ascii": count(cps > 127),
+            "anomalies": count(run) + count(cps == 9) + leading + trailing}
+
+
+def _hash_runs(cps: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """64-bit hashes of the runs of consecutive positions ``pos`` in ``cps`` (equal runs ⇔
+    equal hashes, up to 2⁻⁶⁴) and where each run starts in ``pos``."""
+    starts = np.ones(pos.size, dtype=bool)
+    starts[1:] = np.diff(pos) > 1
+    first = np.flatnonzero(starts)
+    offset = np.arange(pos.size) - np.repeat(first, np.diff(np.append(first, pos.size)))
+    mixed = minhash._mix(cps[pos].astype(np.uint64) | (offset.astype(np.uint64) << np.uint64(24)))
+    return (minhash._mix(np.add.reduceat(mixed, first)) if first.size else mixed), first
+
+
+def _word_hashes(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ``\\w+`` tokens of the lower-cased texts as hashes (:func:`_hash_runs`), whether
+    each is alphabetic, and the number per text."""
+    joined = "\x00".join(texts)  # NUL ends a text for lower() as the end of a string does
+    if joined.count("\x00") != len(texts) - 1:
+        joined = "\x00".join(t.replace("\x00", " ") for t in texts)
+    cps = _code_points(joined.lower())
+    bits = _class_bits(cps)
+    pos = np.flatnonzero(bits & WORD)
+    hashes, first = _hash_runs(cps, pos)
+    non_alpha = np.add.reduceat(bits[pos] & ALPHA == 0, first, dtype=np.int64) if first.size \
+        else np.zeros(0, dtype=np.int64)
+    text_of = np.searchsorted(np.flatnonzero(cps == 0), pos[first])
+    return hashes, non_alpha == 0, np.bincount(text_of, minlength=len(texts))
+
+
+@functools.lru_cache(maxsize=4)
+def _known_frozen(wordlist: frozenset[str]) -> np.ndarray:
+    return _known_hashes(wordlist)
+
+
+def _known_hashes(wordlist: Collection[str]) -> np.ndarray:
+    """Sorted hashes of the word-list entries that can equal a token (a single ``\\w+`` run);
+    not lower-cased, so an entry with capitals matches no token, as before."""
+    words = [w for w in wordlist if isinstance(w, str) and _TOKEN.fullmatch(w)]
+    cps = _code_points("\x00".join(words))
+    return np.unique(_hash_runs(cps, np.flatnonzero(cps != 0))[0])
+
+
+def _token_stats(texts: list[str], known: np.ndarray | None,
+                 window: int) -> dict[str, np.ndarray]:
+    n = len(texts)
+    hashes, alpha, counts = _word_hashes(texts)
+    vocab, word = np.unique(hashes, return_inverse=True)  # tokens as small integers
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    text_of = np.repeat(np.arange(n), counts)
+    position = np.arange(hashes.size) - offsets[text_of]
+    # type-token ratio over full windows: distinct tokens per window, summed per text
+    full = counts // window
+    in_window = position < full[text_of] * window
+    window_of = (np.concatenate([[0], np.cumsum(full)])[text_of] + position // window)[in_window]
+    distinct = _distinct_per_group(word[in_window], vocab.size, window_of, int(full.sum()))
+    per_text = np.bincount(np.repeat(np.arange(n), full), weights=distinct, minlength=n)
+    ttr = _rate(per_text, (full * window).astype(float))
+    # distinct bigrams per text
+    nxt = np.flatnonzero(position[1:] > 0)
+    distinct2 = _rate(_distinct_per_group(word[nxt] * vocab.size + word[nxt + 1],
+                                          vocab.size ** 2, text_of[nxt + 1], n),
+                      np.maximum(counts - 1, 0).astype(float))
+    oov = np.full(n, np.nan)
+    if known is not None:
+        listed = np.isin(vocab, known, assume_unique=True)[word]
+        oov = _rate(np.bincount(text_of, weights=alpha & ~listed, minlength=n),
+                    np.bincount(text_of, weights=alpha, minlength=n))
+    return {"ttr": ttr, "oov_rate": oov, "distinct_2": distinct2}
 
 
 def text_profile(texts: Sequence[str], wordlist: Collection[str] | None = None, *,
@@ -92,37 +226,42 @@ def text_profile(texts: Sequence[str], wordlist: Collection[str] | None = None, 
     statistic is undefined, e.g. ``ttr`` for texts shorter than ``window`` words, ``oov_rate``
     without a word list).
 
+    All statistics come from two arrays of code points per chunk of texts (the texts, and the
+    texts lower-cased for ``\\w+`` tokens): character classes come from one lookup table,
+    tokens are hashed to 64 bits, distinct counts are sorts; no Python loop runs per text or
+    per token. Character classes are Unicode general categories (``\\pL``,
+    ``\\p{Lu}``, ``[\\pP\\pS]``, ``\\p{Nd}``), whitespace is RE2's ``\\s`` (``[\\t\\n\\f\\r ]``).
+
     >>> p = text_profile(["Hi there  ", "hi there", "hi there"])
     >>> p["whitespace_anomalies"].tolist(), p["duplicate"].tolist()
     ([20.0, 0.0, 0.0], [0.0, 0.0, 1.0])
     """
     texts = [t if isinstance(t, str) else "" for t in texts]
     arr = pa.array(texts, type=pa.large_string())
-    chars = pc.utf8_length(arr).to_numpy(zero_copy_only=False).astype(float)
-    letters = _count(arr, r"\pL")
-    upper = _count(arr, r"\p{Lu}")
-    toks = [tokens(t) for t in texts]
-    seen: set[str] = set()
-    duplicate = np.empty(len(texts))
-    for i, t in enumerate(texts):
-        duplicate[i] = t in seen
-        seen.add(t)
-    anomalies = _count(arr, r"  +") + _count(arr, r"^\s") + _count(arr, r"\s$") + _count(arr, r"\t")
-    return {
+    chars = pc.utf8_length(arr).to_numpy(zero_copy_only=False)
+    duplicate = np.ones(len(texts))
+    firsts = np.unique(arr.dictionary_encode().indices.to_numpy(zero_copy_only=False),
+                       return_index=True)[1] if texts else np.zeros(0, dtype=np.int64)
+    duplicate[firsts] = 0.0
+    known = (None if wordlist is None else _known_frozen(wordlist)
+             if isinstance(wordlist, frozenset) else _known_hashes(wordlist))
+    parts = [_char_stats(texts[lo:hi], chars[lo:hi]) | _token_stats(texts[lo:hi], known, window)
+             for lo, hi in minhash._chunks(texts)]  # chunks of ~256k characters stay in cache
+    c = {k: np.concatenate([p[k] for p in parts]) if parts else np.zeros(0) for k in _PARTS}
+    chars = chars.astype(float)
+    out = {
         "chars": chars,
-        "words": _count(arr, r"\S+"),
-        "ttr": np.array([_mattr(t, window) for t in toks]),
-        "oov_rate": (np.array([_oov(t, wordlist) for t in toks]) if wordlist is not None
-                     else np.full(len(texts), np.nan)),
-        "upper_share": _rate(upper, letters),
-        "all_lowercase": np.where(letters > 0, (upper == 0).astype(float), np.nan),
-        "punct_rate": _rate(_count(arr, r"[\pP\pS]"), chars),
-        "digit_rate": _rate(_count(arr, r"\p{Nd}"), chars),
-        "whitespace_anomalies": _rate(anomalies, chars) * 100,  # per 100 characters
-        "non_ascii": _rate(_count(arr, r"[^\x00-\x7f]"), chars),
+        "words": c["words"],
+        "ttr": c["ttr"], "oov_rate": c["oov_rate"], "distinct_2": c["distinct_2"],
+        "upper_share": _rate(c["upper"], c["letters"]),
+        "all_lowercase": np.where(c["letters"] > 0, (c["upper"] == 0).astype(float), np.nan),
+        "punct_rate": _rate(c["punct"], chars),
+        "digit_rate": _rate(c["digits"], chars),
+        "whitespace_anomalies": _rate(c["anomalies"], chars) * 100,  # per 100 characters
+        "non_ascii": _rate(c["non_ascii"], chars),
         "duplicate": duplicate,
-        "distinct_2": np.array([_distinct2(t) for t in toks]),
     }
+    return {name: out[name] for name in STATS}
 
 
 @dataclass(frozen=True)

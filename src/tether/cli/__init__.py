@@ -6,7 +6,9 @@ Errors tether raises on purpose print one line and exit with code 2.
 
 from __future__ import annotations
 
+import os
 import sys
+from typing import Annotated, Optional
 
 import typer
 
@@ -31,6 +33,17 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _options(wait: Annotated[Optional[float], typer.Option(
+        "--wait", envvar="TETHER_WAIT", show_envvar=True, min=0,
+        help="Seconds to wait for a store another process is using (default 5).")] = None) -> None:
+    """Keep synthetic data honest: provenance, mixing, audits and evaluation."""
+    if wait is not None:  # every Store opened by this command waits this long
+        os.environ["TETHER_WAIT"] = str(wait)
+
+
 store_commands.register(app)
 groups.register(app)
 report_commands.register(app)

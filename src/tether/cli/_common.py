@@ -20,6 +20,9 @@ StoreOpt = Annotated[
                  help="The DuckDB store file (default: ./tether.duckdb)."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+MlflowOpt = Annotated[bool, typer.Option(
+    "--mlflow", help="Also log the result to MLflow (MLFLOW_TRACKING_URI): numbers and intervals "
+                     "as metrics, settings as parameters, the JSON as an artifact.")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed; the same seed gives the same result.")]
 FromOpt = Annotated[str, typer.Option("--from", help="Dataset of seed (or unlabelled) samples.")]
 IntoOpt = Annotated[str, typer.Option("--into", help="Dataset to write the new samples to.")]
@@ -43,8 +46,13 @@ def progress_bar(description: str, quiet: bool = False) -> Iterator[Callable[[in
         yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
-def emit(result: Any, as_json: bool, human: Any = None) -> None:
-    """Print ``result.to_dict()`` as JSON, or ``human`` (a rich renderable or text)."""
+def emit(result: Any, as_json: bool, human: Any = None, *, mlflow: bool = False) -> None:
+    """Print ``result.to_dict()`` as JSON, or ``human`` (a rich renderable or text); with
+    ``mlflow``, log the result to MLflow first and name the run on stderr."""
+    if mlflow:
+        from tether.integrations.mlflow import log
+
+        console(stderr=True).print(f"logged to MLflow run {log(result).run_id}")
     if as_json:
         data = result.to_dict() if hasattr(result, "to_dict") else result
         typer.echo(json.dumps(data, indent=2, default=str))

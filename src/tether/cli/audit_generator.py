@@ -15,7 +15,9 @@ import typer
 from rich.console import Group
 from rich.table import Table
 
-from tether.cli._common import JsonOpt, StoreOpt, ci_text, console, emit, progress_bar, table
+from tether.cli._common import (JsonOpt, MlflowOpt, StoreOpt, ci_text, console, emit,
+                                progress_bar, table)
+from tether.cli.audit_fidelity import FieldOpt, TurnsOpt
 from tether.cli.groups import audit_app
 from tether.store import Store
 
@@ -41,7 +43,10 @@ def overlap(
     holdout: Annotated[Optional[str], typer.Option(
         help="Real records the generator never saw: adds the memorization report, reading "
              "--train as synthetic data made from --eval.")] = None,
+    field: FieldOpt = "text",
+    turns: TurnsOpt = None,
     store: StoreOpt = None,
+    mlflow: MlflowOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Near-duplicates (MinHash LSH + exact Jaccard) and shared 13-grams between two datasets.
@@ -51,8 +56,8 @@ def overlap(
     with Store(store) as s, progress_bar(f"overlap {train} × {eval}") as progress:
         from tether.audit.overlap import audit_overlap
         result = audit_overlap(s, train, eval, holdout=holdout, threshold=threshold,
-                               progress=progress)
-    emit(result, as_json, _overlap_human(result))
+                               progress=progress, field=field, turns=turns)
+    emit(result, as_json, _overlap_human(result), mlflow=mlflow)
 
 
 def _overlap_human(r: OverlapResult) -> Group:
@@ -89,7 +94,10 @@ def labels(
     dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset to check.")],
     folds: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
     seed: Annotated[int, typer.Option(help="Random seed of the folds and the student.")] = 0,
+    field: FieldOpt = "text",
+    turns: TurnsOpt = None,
     store: StoreOpt = None,
+    mlflow: MlflowOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Samples whose label is likely wrong (confident learning), by label origin and generator.
@@ -98,8 +106,8 @@ def labels(
     """
     with Store(store) as s, console(stderr=True).status(f"fitting {folds} folds on {dataset}"):
         from tether.audit.labels import audit_labels
-        result = audit_labels(s, dataset, folds=folds, seed=seed)
-    emit(result, as_json, _labels_human(result))
+        result = audit_labels(s, dataset, folds=folds, seed=seed, field=field, turns=turns)
+    emit(result, as_json, _labels_human(result), mlflow=mlflow)
 
 
 def _labels_human(r: LabelIssuesResult) -> Group:
@@ -125,18 +133,24 @@ def generator(
     gold: Annotated[str, typer.Option("--gold", help="Real inputs with human labels.")],
     generated: Annotated[str, typer.Option("--generated", help="The same inputs labelled by "
                                                                "the generator (by id or lineage).")],
+    embedding: Annotated[str, typer.Option(
+        help="Features the input clusters are found in: svd (TF-IDF → SVD) or minilm (sentence "
+             "embeddings, the embed extra).")] = "svd",
+    min_slice: Annotated[int, typer.Option(help="Smallest bias slice tested (items).")] = 10,
     seed: Annotated[int, typer.Option(help="Random seed of the bootstrap and simulations.")] = 0,
     store: StoreOpt = None,
+    mlflow: MlflowOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """How wrong the generator's labels are: accuracy, confusions, skew, systematic bias.
+    """How wrong the generator's labels are: accuracy, confusions, skew, bias slices.
 
     Example: tether audit generator --gold news-gold --generated news-teacher --json
     """
     with Store(store) as s:
         from tether.audit.generator import audit_generator
-        result = audit_generator(s, gold, generated, seed=seed)
-    emit(result, as_json, _generator_human(result))
+        result = audit_generator(s, gold, generated, embedding=embedding, min_slice=min_slice,
+                                 seed=seed)
+    emit(result, as_json, _generator_human(result), mlflow=mlflow)
 
 
 def _generator_human(r: GeneratorAuditResult) -> Group:
@@ -145,8 +159,11 @@ def _generator_human(r: GeneratorAuditResult) -> Group:
     parts: list[Any] = [
         f"accuracy [bold]{r.accuracy:.3f}[/] {ci_text(r.accuracy_ci)} on {r.n} matched items; "
         f"{r.errors} errors, systematic share {r.systematic_share:.2f} "
-        f"{ci_text(r.systematic_share_ci)}, hard-mistake rate {r.hard_error_rate:.3f} "
+        f"{ci_text(r.systematic_share_ci)} (slices {r.slice_share:.2f}, confusions "
+        f"{r.confusion_share:.2f}), hard-mistake rate {r.hard_error_rate:.3f} "
         f"{ci_text(r.hard_error_rate_ci)}; uniform-noise test p = {r.uniformity_test['p_value']:.3g}",
+        f"bias slices: {len(r.slices)} of {r.slices_tested} tested with an error rate "
+        "significantly above the rest (Holm-corrected)",
         f"label skew: TVD {skew['tvd']:.3f} {ci_text(skew['tvd_ci'])}, balance "
         f"{skew['balance_real']:.3f} (real) → {skew['balance_generated']:.3f} (generated), "
         f"Stuart–Maxwell p = {skew['p_value']:.3g}",
@@ -161,6 +178,14 @@ def _generator_human(r: GeneratorAuditResult) -> Group:
                [[f"{c['gold']} → {c['generated']}", c["count"], c["expected_uniform"],
                  c["excess"]] for c in r.top_confusions]),
     ]
+    if r.slices:
+        parts.append(table("bias slices (error rate above the rest)",
+                           ["slice", "size", "errors", "error rate", "95% CI", "rest",
+                            "p (Holm)"],
+                           [[x["definition"], x["size"], x["errors"], x["error_rate"],
+                             ci_text(x["error_rate_ci"]), x["rest_error_rate"],
+                             f"{x['p_adjusted']:.2g}"]
+                            for x in r.slices[:20]]))
     if r.answers is not None:
         a = r.answers
         parts.append(f"answers: length ratio (generated/real words) {a['length_ratio']:.2f} "

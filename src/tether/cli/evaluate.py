@@ -9,7 +9,7 @@ import typer
 from rich.console import Group
 from rich.table import Table
 
-from tether.cli._common import JsonOpt, StoreOpt, ci_text, emit
+from tether.cli._common import JsonOpt, MlflowOpt, StoreOpt, ci_text, emit
 from tether.errors import InputError
 from tether.store import Store
 
@@ -100,6 +100,7 @@ def eval_command(
     fail_on_regression: Annotated[bool, typer.Option(
         "--fail-on-regression", help="Exit 1 when a synthetic unit-test suite fails.")] = False,
     store: StoreOpt = None,
+    mlflow: MlflowOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Score predictions on real suites (acceptance) and synthetic suites (unit tests), apart.
@@ -123,10 +124,7 @@ def eval_command(
                 r.suite: limits for r in result.synthetic}
             for name, value in per_suite.items():
                 save_suite_threshold(s, name, value)
-        s.save_audit("eval", result.to_dict(), {"predictions": str(predictions), "suites": names,
-                                                "model": model, "model_family": model_family,
-                                                "alpha": alpha})
-    emit(result, as_json, _eval_human(result))
+    emit(result, as_json, _eval_human(result), mlflow=mlflow)
     if fail_on_regression and result.failed:
         raise typer.Exit(1)
 
@@ -158,6 +156,7 @@ def estimate_command(
         help="The class whose prevalence to estimate.")] = None,
     store: Annotated[Optional[Path], typer.Option(
         "--store", help="Save the result in this store (optional).")] = None,
+    mlflow: MlflowOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Estimate a metric on a large unlabelled set from a small gold set: classical, PPI, PPI++.
@@ -171,10 +170,10 @@ def estimate_command(
     Example: tether estimate --gold gold.jsonl --predicted rest.jsonl --metric accuracy --json
     """
     from tether.evaluate.ppi import estimate
-    result = estimate(gold, predicted, metric=metric, alpha=alpha, positive=positive)
-    if store is not None:
+    if store is None:
+        result = estimate(gold, predicted, metric=metric, alpha=alpha, positive=positive)
+    else:
         with Store(store) as s:
-            s.save_audit("estimate", result.to_dict(),
-                         {"gold": str(gold), "predicted": str(predicted), "metric": metric,
-                          "alpha": alpha, "positive": positive})
-    emit(result, as_json, _estimate_human(result))
+            result = estimate(gold, predicted, metric=metric, alpha=alpha, positive=positive,
+                              store=s)
+    emit(result, as_json, _estimate_human(result), mlflow=mlflow)

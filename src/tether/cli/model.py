@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -14,6 +16,7 @@ from tether.cli._common import (
     RunIdOpt,
     SeedOpt,
     StoreOpt,
+    console,
     emit,
     progress_bar,
 )
@@ -49,6 +52,50 @@ def _cache_beside(store: Store) -> Path:
     return folder / DEFAULT_CACHE
 
 
+@contextmanager
+def _reply_bar(description: str, total: int, quiet: bool) -> Iterator[Callable[[Any], None] | None]:
+    """A rich progress bar on stderr counting an LLM generator's requests: done of ``total``,
+    stored, failed, read from the cache, and completion tokens per second."""
+    if quiet:
+        yield None
+        return
+    import time
+
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    started = time.monotonic()
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("stored {task.fields[stored]} · failed {task.fields[failed]} · "
+                             "cached {task.fields[cached]} · {task.fields[tps]} tok/s"),
+                  TimeElapsedColumn(), console=console(stderr=True), transient=True) as bar:
+        task = bar.add_task(description, total=total, stored=0, failed=0, cached=0, tps="-")
+
+        def update(generator: Any) -> None:
+            quality, client = generator.quality_summary(), generator.client
+            elapsed = time.monotonic() - started
+            bar.update(task, completed=quality["requests"], stored=quality["stored"],
+                       failed=quality["requests"] - quality["stored"], cached=client.hits,
+                       tps=f"{client.tokens / elapsed:.1f}" if client.tokens and elapsed else "-")
+
+        yield update
+
+
+def _quality_line(quality: dict[str, Any]) -> str:
+    failed = ", ".join(f"{kind} {n}" for kind, n in quality["failed"].items()) or "none"
+    similarity = quality["mean_similarity"]
+    return (f"quality: {quality['stored']} of {quality['requests']} stored; failed: {failed}; "
+            f"{quality['near_copies']} copies of the seed rejected; "
+            f"{quality['preamble_stripped']} preambles stripped; {quality['duplicates']} "
+            f"duplicate replies; mean similarity to the seed "
+            f"{'n/a' if similarity is None else similarity}")
+
+
 def llm(
     source: FromOpt,
     into: IntoOpt,
@@ -74,8 +121,12 @@ def llm(
 ) -> None:
     """Make samples with an LLM behind any OpenAI-compatible endpoint (cached, resumable).
 
-    Every answered request is cached; run again with --run-id to finish an interrupted run or
-    to retry what failed without re-sending anything already answered.
+    Every answer is cached, wrong ones included (they come back the same); run again with
+    --run-id to finish an interrupted run or to retry what got no answer (timeouts, HTTP errors,
+    replies cut off at --max-tokens) without re-sending anything already answered. The run ends
+    with a quality line (also under "summary" in --json and on the run record) and a warning
+    when most replies were unusable. A progress bar on stderr counts requests done, stored,
+    failed, read from the cache, and tokens per second.
 
     Example: tether generate llm --from seeds --into paraphrases --endpoint http://localhost:8000/v1 --model qwen2.5-7b --task paraphrase --n-per-seed 3 --seed 0
     """
@@ -88,17 +139,17 @@ def llm(
                           json_mode=json_mode, api_key_env=api_key_env,
                           concurrency=concurrency, timeout=timeout, max_attempts=max_attempts,
                           cache=cache or _cache_beside(s)) as generator, \
-                progress_bar(f"{task} with {model}", as_json) as progress:
+                _reply_bar(f"{task} with {model}", s.summary(source).count * n_per_seed,
+                           as_json) as progress:
+            generator.on_reply = progress
             result = run(s, generator, source, into, seed=seed, run_id=run_id,
-                         batch_size=batch_size, progress=progress)
-            quality = generator.quality_summary()
+                         batch_size=batch_size)
     _report(result, as_json)
+    quality = result.summary or {}
     if not as_json:
-        failed = ", ".join(f"{kind} {n}" for kind, n in quality["failed"].items()) or "none"
-        similarity = quality["mean_similarity"]
-        typer.echo(f"quality: {quality['stored']} stored; failed: {failed}; "
-                   f"{quality['near_copies']} copies of the seed rejected; mean similarity to "
-                   f"the seed {'n/a' if similarity is None else similarity}")
+        typer.echo(_quality_line(quality))
+    if quality.get("warning"):
+        typer.echo(f"warning: {quality['warning']}", err=True)  # one line, never wrapped
 
 
 def _descriptions(values: list[str] | None) -> dict[str, str]:

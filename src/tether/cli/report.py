@@ -22,6 +22,7 @@ def report(
     out: Annotated[Path, typer.Option("--out", help="HTML file to write.")] = Path("report.html"),
     json_out: Annotated[Optional[Path], typer.Option("--json-out", help="Also write the JSON twin (every number shown).")] = None,
     title: Annotated[str, typer.Option(help="Title at the top of the page.")] = "tether report",
+    mlflow: Annotated[bool, typer.Option("--mlflow", help="Also log the report, its JSON twin and its numbers to MLflow (MLFLOW_TRACKING_URI).")] = False,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -29,18 +30,25 @@ def report(
 
     Example: tether report --out report.html --json-out report.json
     """
-    with Store(store) as s:
+    with Store(store, read_only=True) as s:
         from tether.report import build_report, write_report
 
         model = build_report(s, title=title)
+    if mlflow and json_out is None:
+        json_out = out.with_suffix(".json")
     path = write_report(model, out, json_out)
     counts = {st: sum(1 for x in model.sections if x.status == st)
               for st in ("ok", "not_run", "incomplete", "empty")}
     summary = {"html": str(path), "json": str(json_out) if json_out else None,
                "bytes": path.stat().st_size, "sections": counts}
+    if mlflow:
+        from tether.integrations.mlflow import log_report
+
+        summary["mlflow_run"] = log_report(path, json_out).run_id
     emit(summary, as_json,
          f"wrote {path} ({summary['bytes'] / 1024:,.0f} KiB): {counts['ok']} sections with "
-         f"results, {counts['not_run']} not run, {counts['incomplete']} incomplete")
+         f"results, {counts['not_run']} not run, {counts['incomplete']} incomplete"
+         + (f"\nlogged to MLflow run {summary['mlflow_run']}" if mlflow else ""))
 
 
 def check(
@@ -55,7 +63,7 @@ def check(
     from tether.policy import check as check_policy
     from tether.policy import load_policy
     rules = load_policy(policy)
-    with Store(store) as s:
+    with Store(store, read_only=True) as s:
         result = check_policy(s, rules)
     table = Table(title=f"policy {policy}", title_justify="left", show_edge=False)
     for col in ("rule", "target", "result", "value", "limit", "detail"):

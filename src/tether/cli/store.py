@@ -1,4 +1,6 @@
-"""Store commands: init, ingest, datasets, show, lineage, export."""
+"""Store commands: init, ingest, datasets, show, lineage, export, rm, mv, runs.
+
+Reading commands open the store read-only, so they run beside other readers."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from tether.cli._common import JsonOpt, StoreOpt, counts_table, emit, parse_kv
@@ -19,6 +22,9 @@ def register(app: typer.Typer) -> None:
     app.command()(show)
     app.command()(lineage)
     app.command()(export)
+    app.command("rm")(remove)
+    app.command("mv")(rename)
+    app.command()(runs)
 
 
 def init(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
@@ -34,7 +40,7 @@ def init(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
 
 
 def ingest(
-    path: Annotated[Path, typer.Argument(help="A JSONL, CSV or Parquet file.")],
+    path: Annotated[Path, typer.Argument(help="A JSONL, CSV or Parquet file, or a Hugging Face save_to_disk folder.")],
     dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset to add to.")],
     origin: Annotated[Optional[str], typer.Option(help="Origin of the inputs: real|synthetic.")] = None,
     label_origin: Annotated[Optional[str], typer.Option(help="Origin of the labels: real|synthetic.")] = None,
@@ -47,6 +53,7 @@ def ingest(
     label_field: Annotated[str, typer.Option(help="Field holding the label.")] = "label",
     id_field: Annotated[str, typer.Option(help="Field holding the id (derived from content when absent).")] = "id",
     fmt: Annotated[Optional[str], typer.Option("--format", help="jsonl|csv|parquet (default: from the suffix).")] = None,
+    split: Annotated[Optional[str], typer.Option(help="Of a saved DatasetDict, only this split (default: each split as DATASET-SPLIT).")] = None,
     store: StoreOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -60,9 +67,11 @@ def ingest(
         result = s.ingest(dataset, path, origin=origin, label_origin=label_origin, family=family,
                           generator=generator, generator_config=parse_kv(config), domain=domain,
                           task=task, text_field=text_field, label_field=label_field,
-                          id_field=id_field, fmt=fmt)
-    emit(result, as_json, f"{result.dataset}: added {result.added}, "
-                          f"skipped {result.skipped_duplicates} duplicates")
+                          id_field=id_field, fmt=fmt, split=split)
+    results = result if isinstance(result, list) else [result]  # a DatasetDict: one per split
+    emit([r.to_dict() for r in results] if isinstance(result, list) else result, as_json,
+         "\n".join(f"{escape(r.dataset)}: added {r.added}, skipped {r.skipped_duplicates} "
+                   "duplicates" for r in results))
 
 
 def datasets(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
@@ -70,13 +79,13 @@ def datasets(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
 
     Example: tether datasets --json
     """
-    with Store(store) as s:
+    with Store(store, read_only=True) as s:
         infos = s.datasets()
     table = Table(show_edge=False)
     for col in ("dataset", "samples", "real", "synthetic", "updated"):
         table.add_column(col, justify="left" if col in ("dataset", "updated") else "right")
     for d in infos:
-        table.add_row(d.name, str(d.count), str(d.real), str(d.synthetic), d.updated_at)
+        table.add_row(escape(d.name), str(d.count), str(d.real), str(d.synthetic), d.updated_at)
     emit([d.to_dict() for d in infos], as_json, table)
 
 
@@ -86,7 +95,7 @@ def show(name: Annotated[str, typer.Argument(help="Dataset name.")],
 
     Example: tether show news --json
     """
-    with Store(store) as s:
+    with Store(store, read_only=True) as s:
         summary = s.summary(name)
     if as_json:
         emit(summary, True)
@@ -100,7 +109,7 @@ def show(name: Annotated[str, typer.Argument(help="Dataset name.")],
                                  ("label origin", "by_label_origin"),
                                  ("generation", "by_generation"), ("domain", "by_domain"),
                                  ("task", "by_task")]]
-    emit(summary, False, Group(f"[bold]{name}[/]: {summary.count} samples, synthetic share "
+    emit(summary, False, Group(f"[bold]{escape(name)}[/]: {summary.count} samples, synthetic share "
                                f"{summary.synthetic_share:.1%}", Columns(tables, padding=(1, 3))))
 
 
@@ -111,12 +120,12 @@ def lineage(sample_id: Annotated[str, typer.Argument(metavar="ID", help="Sample 
 
     Example: tether lineage 3f2a9c1d0b7e4a55
     """
-    with Store(store) as s:
+    with Store(store, read_only=True) as s:
         result = s.lineage(sample_id, dataset)
     emit(result, as_json,
-         f"[bold]{result.id}[/]\nancestors: {', '.join(result.ancestors) or '-'}\n"
-         f"descendants: {', '.join(result.descendants) or '-'}\n"
-         f"real seeds: {', '.join(result.real_seeds) or '-'}")
+         f"[bold]{escape(result.id)}[/]\nancestors: {escape(', '.join(result.ancestors)) or '-'}\n"
+         f"descendants: {escape(', '.join(result.descendants)) or '-'}\n"
+         f"real seeds: {escape(', '.join(result.real_seeds)) or '-'}")
 
 
 def export(name: Annotated[str, typer.Argument(help="Dataset name.")],
@@ -127,6 +136,68 @@ def export(name: Annotated[str, typer.Argument(help="Dataset name.")],
 
     Example: tether export news --format parquet --out news.parquet
     """
-    with Store(store) as s:
+    with Store(store, read_only=True) as s:
         result = s.export(name, out, fmt)
-    emit(result, as_json, f"wrote {result.count} samples to {result.path} (card: {result.card})")
+    emit(result, as_json, f"wrote {result.count} samples to {result.path} (card: {result.card}, "
+                          f"Croissant: {result.croissant})")
+
+
+ForceOpt = Annotated[bool, typer.Option("--force", help="Go ahead even when other datasets descend from it.")]
+
+
+def remove(name: Annotated[str, typer.Argument(help="Dataset to delete.")],
+           force: ForceOpt = False, store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+    """Delete a dataset, its samples and its runs, in one transaction.
+
+    Refused when samples in other datasets descend from it, unless --force.
+
+    Example: tether rm scratch
+    """
+    with Store(store) as s:
+        result = s.remove(name, force=force)
+    emit(result, as_json, f"removed {escape(result.dataset)} ({result.samples} samples)")
+
+
+def rename(old: Annotated[str, typer.Argument(help="Dataset to rename.")],
+           new: Annotated[str, typer.Argument(help="Its new name.")],
+           force: ForceOpt = False, store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+    """Rename a dataset, in one transaction.
+
+    Refused when the new name is taken, or when samples in other datasets descend from it,
+    unless --force.
+
+    Example: tether mv news-v1 news
+    """
+    with Store(store) as s:
+        result = s.rename(old, new, force=force)
+    emit(result, as_json, f"renamed {escape(result.dataset)} to {escape(str(result.new_name))} "
+                          f"({result.samples} samples)")
+
+
+RUN_COLUMNS = ("run_id", "kind", "dataset", "generator", "status", "added", "skipped", "failed",
+               "started_at", "ended_at")
+
+
+def runs(dataset: Annotated[Optional[str], typer.Option("--dataset", "-d", help="Only the runs that wrote to this dataset.")] = None,
+         store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+    """List the runs with their ids, status and counts, oldest first.
+
+    A run whose process died shows as interrupted; resume it with --run-id ID on the command
+    that started it.
+
+    Example: tether runs --dataset synthetic --json
+    """
+    with Store(store, read_only=True) as s:
+        rows = [{k: r[k] for k in RUN_COLUMNS} for r in s.runs(dataset)]
+    table = Table(show_edge=False)
+    for col in RUN_COLUMNS:  # the id and status never wrap: they are what one copies
+        table.add_column(col.removesuffix("_at"), no_wrap=col in ("run_id", "status"),
+                         justify="right" if col in ("added", "skipped", "failed") else "left")
+    colour = {"complete": "green", "failed": "bold red", "interrupted": "yellow"}
+    for r in rows:
+        cells = ["-" if r[k] is None else r[k].strftime("%Y-%m-%d %H:%M") if k.endswith("_at")
+                 else escape(str(r[k])) for k in RUN_COLUMNS]
+        if r["status"] in colour:
+            cells[4] = f"[{colour[r['status']]}]{cells[4]}[/]"
+        table.add_row(*cells)
+    emit(rows, as_json, table)

@@ -172,7 +172,9 @@ def open_input(store: Store | None, name_or_path: str | Path) -> ds.Dataset:
     """A Parquet dataset from a file, a folder of Parquet files, an object-store URL, or (with a
     ``store``) a dataset name.
 
-    A path or URL wins over a dataset of the same name. A store dataset is exported once to a
+    A path must say it is one (:func:`tether.store.is_path`: ``./src``, ``/abs``, a ``.parquet``
+    suffix, a URL, or a ``Path``); any other text is a dataset name, even when a folder of that
+    name exists. Without a store everything is a path. A store dataset is exported once to a
     temporary Parquet file (user fields as columns, every provenance field; removed at exit),
     so that every engine, Ray included, reads it like any other Parquet input.
 
@@ -183,10 +185,10 @@ def open_input(store: Store | None, name_or_path: str | Path) -> ds.Dataset:
         ...     open_input(s, "news").count_rows()
         1
     """
+    from tether.store import is_path
+
     location = str(name_or_path)
-    looks_like_path = _is_url(location) or Path(location).exists() or location.endswith(
-        (".parquet", "/")) or store is None
-    if looks_like_path:
+    if store is None or is_path(name_or_path):
         try:
             return _parquet_dataset(location)
         except NotFoundError:
@@ -197,7 +199,7 @@ def open_input(store: Store | None, name_or_path: str | Path) -> ds.Dataset:
         store.summary(location)  # raises NotFoundError naming the datasets the store holds
     folder = tempfile.mkdtemp(prefix="tether-export-")
     _EXPORTS.append(folder)
-    exported = store.export(location, Path(folder) / "data.parquet")
+    exported = store.export(location, Path(folder) / "data.parquet", user_names=False)
     return _parquet_dataset(exported.path)
 
 

@@ -36,8 +36,9 @@ import numpy as np
 
 from tether.errors import InputError
 from tether.io import iter_records
-from tether.results import Result, decode_fields
+from tether.results import Result, decode_fields, source_name
 from tether.stats import Interval, normal
+from tether.store import Store
 
 #: Metrics :func:`estimate` knows.
 ESTIMATE_METRICS = ("mean", "accuracy", "prevalence")
@@ -247,7 +248,7 @@ def _columns(rows: list, metric: str, positive: str | None, gold: bool,
 
 
 def estimate(gold: Rows, unlabelled: Rows, metric: str = "mean", alpha: float = 0.05,
-             positive: str | None = None) -> EstimateResult:
+             positive: str | None = None, *, store: Store | None = None) -> EstimateResult:
     """Estimate a population metric three ways: classical (gold only), PPI and PPI++.
 
     ``gold`` and ``unlabelled`` are JSONL paths or iterables of dicts. What ``Y`` (truth, gold
@@ -260,7 +261,8 @@ def estimate(gold: Rows, unlabelled: Rows, metric: str = "mean", alpha: float = 
     - ``prevalence`` of the class ``positive``: ``Y = 1[label == positive]``, ``Yhat`` = ``score``
       (the probability of ``positive``) when every row has one, else ``1[prediction == positive]``.
 
-    Labels and predictions compare as strings.
+    Labels and predictions compare as strings. With ``store`` the result is saved there for the
+    report.
 
     >>> gold = [{"label": 1.0, "prediction": 0.9}, {"label": 0.0, "prediction": 0.2},
     ...         {"label": 1.0, "prediction": 0.8}]
@@ -296,8 +298,12 @@ def estimate(gold: Rows, unlabelled: Rows, metric: str = "mean", alpha: float = 
                             ppi_mean_ci(y, yhat, yhat_u, alpha, weight),
                             ppi_mean_se(y, yhat, yhat_u, weight))
 
-    return EstimateResult(
+    result = EstimateResult(
         metric=metric, alpha=alpha,
         classical=MeanEstimate(float(y.mean()), classical_mean_ci(y, alpha), classical_mean_se(y)),
         ppi=powered(1.0), ppi_pp=powered(lam), lam=lam,
         n_gold=int(y.size), n_unlabelled=int(yhat_u.size), positive=positive)
+    if store is not None:
+        store.save_result(result, {"gold": source_name(gold), "predicted": source_name(unlabelled),
+                                   "metric": metric, "alpha": alpha, "positive": positive})
+    return result

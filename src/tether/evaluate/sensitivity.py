@@ -41,10 +41,10 @@ from tether.evaluate.sweep import (
     fit_predict,
     rows_of,
     score,
-    source_name,
     trend,
 )
 from tether.mix import round_half_up
+from tether.results import Result, decode_fields, source_name
 from tether.stats import wilson
 from tether.store import Store
 
@@ -138,11 +138,12 @@ class NoisePoint:
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "rate": self.rate, "at_generator": self.at_generator,
-                "realised_rate": float(np.mean(self.realised)), **self.scores.to_dict()}
+                "realised_rate": float(np.mean(self.realised)), "realised": list(self.realised),
+                **self.scores.to_dict()}
 
 
 @dataclass(frozen=True)
-class SensitivityResult:
+class SensitivityResult(Result):
     """Gold, generator and noisy-gold students on the real holdout, and the error slopes."""
 
     n_matched: int
@@ -184,6 +185,16 @@ class SensitivityResult:
             "student": self.student, "seed": self.seed, "alpha": self.alpha,
             "warnings": self.warnings, "audit_id": self.audit_id,
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SensitivityResult:
+        alpha = data["alpha"]
+        points = [NoisePoint(p["kind"], p["rate"], p["realised"], Scores.from_json(p, alpha),
+                             p["at_generator"]) for p in data["noise"]]
+        errors = round(data["generator_error"]["rate"] * data["n_matched"])
+        return decode_fields(cls, {**data, "points": points, "generator_errors": errors,
+                                   "gold": Scores.from_json(data["gold"], alpha),
+                                   "generated": Scores.from_json(data["generated"], alpha)})
 
 
 def sensitivity(store: Store | None, gold: Source, generated: Source, holdout: Source, *,
@@ -258,5 +269,5 @@ def sensitivity(store: Store | None, gold: Source, generated: Source, holdout: S
         params = {"gold": source_name(gold), "generated": source_name(generated),
                   "holdout": source_name(holdout), "rates": list(rates), "repeats": repeats,
                   "seed": seed}
-        result = replace(result, audit_id=store.save_audit("sensitivity", result.to_dict(), params))
+        result = replace(result, audit_id=store.save_result(result, params))
     return result

@@ -20,7 +20,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,12 +35,10 @@ from tether.evaluate.intervals import (
     encode_labels,
 )
 from tether.io import iter_records
-from tether.results import Result
+from tether.results import Result, source_name
 from tether.stats import Interval, newcombe, wilson
 from tether.store import Store
 
-#: ``save_audit`` kind under which a suite's pass threshold is stored.
-THRESHOLD_KIND = "suite_threshold"
 WILSON = "wilson"
 #: Largest suite given a BCa interval: its jackknife costs O(n²); above it the percentile
 #: bootstrap (first-order accurate, and at that size as good) is used.
@@ -76,7 +73,7 @@ class SuiteResult(Result):
     passed: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        out = {"suite": self.suite, "origin": self.origin, "n": self.n,
+        out = {"suite": self.suite, "origin": self.origin, "n": self.n, "correct": self.correct,
                "metrics": {k: v.to_dict() for k, v in self.metrics.items()},
                "generators": list(self.generators), "mixed": self.mixed}
         if self.origin == "synthetic":
@@ -149,18 +146,7 @@ def save_suite_threshold(store: Store, suite: str, threshold: float) -> str:
         raise InputError(f"threshold must be in [0, 1], got {threshold}", field="threshold")
     if not store.has_dataset(suite):
         raise NotFoundError(f"no dataset {suite!r} in the store")
-    return store.save_audit(THRESHOLD_KIND, {"suite": suite, "threshold": float(threshold)})
-
-
-def stored_thresholds(store: Store) -> dict[str, float]:
-    """The newest stored threshold of each suite."""
-    rows = store.arrow("SELECT result FROM audits WHERE kind = ? ORDER BY created_at, rowid",
-                       [THRESHOLD_KIND]).column("result").to_pylist()
-    out: dict[str, float] = {}
-    for text in rows:
-        item = json.loads(text)
-        out[item["suite"]] = float(item["threshold"])
-    return out
+    return store.set_suite_threshold(suite, float(threshold))
 
 
 def read_predictions(predictions: str | Path | Iterable[Mapping[str, Any]]) -> dict[str, str]:
@@ -207,7 +193,7 @@ def _thresholds(store: Store, suites: Sequence[str],
     for value in ([thresholds] if isinstance(thresholds, (int, float)) else explicit.values()):
         if not 0 <= value <= 1:
             raise InputError(f"threshold must be in [0, 1], got {value}", field="threshold")
-    limits = {**stored_thresholds(store), **explicit}
+    limits = {**store.suite_thresholds(), **explicit}
     if isinstance(thresholds, (int, float)):
         limits.update({name: float(thresholds) for name in suites})
     return explicit, limits
@@ -249,7 +235,8 @@ def evaluate_suites(store: Store, predictions: str | Path | Iterable[Mapping[str
     ``thresholds`` (one number for every synthetic suite, or one per suite name), else the
     threshold stored with :func:`save_suite_threshold`; a synthetic suite with neither is
     reported with ``passed=None`` and a warning. Warns when ``model_family`` matches
-    (:func:`family_matches`) a generator that wrote inputs or labels of a suite.
+    (:func:`family_matches`) a generator that wrote inputs or labels of a suite. The result is
+    saved in ``store`` for the report.
     """
     unknown = [m for m in metrics if m not in METRICS]
     if unknown or not metrics:
@@ -310,5 +297,8 @@ def evaluate_suites(store: Store, predictions: str | Path | Iterable[Mapping[str
                               cs / ns, cr / nr, ns, nr)
     else:
         warnings.append("no inflation gap: it needs at least one real and one synthetic suite")
-    return EvalResult(model, model_family, alpha, tuple(real), tuple(synthetic), inflation,
-                      tuple(warnings))
+    result = EvalResult(model, model_family, alpha, tuple(real), tuple(synthetic), inflation,
+                        tuple(warnings))
+    store.save_result(result, {"predictions": source_name(predictions), "suites": list(suites),
+                               "model": model, "model_family": model_family, "alpha": alpha})
+    return result

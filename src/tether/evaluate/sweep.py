@@ -35,7 +35,8 @@ from sklearn.metrics import accuracy_score, f1_score
 
 from tether.errors import InputError, TetherError
 from tether.mix import allocate, round_half_up
-from tether.stats import wilson
+from tether.results import Result, decode_fields, source_name
+from tether.stats import Interval, wilson
 from tether.store import Store
 from tether.students import fresh
 
@@ -51,7 +52,7 @@ Progress = Callable[[int, int], None]
 
 
 # ----------------------------------------------------------------------------------- statistics
-def t_interval(values: Sequence[float], alpha: float = 0.05) -> tuple[float, float] | None:
+def t_interval(values: Sequence[float], alpha: float = 0.05) -> Interval | None:
     """Student-t interval for the mean of ``values``; None with fewer than two values.
 
     >>> [round(v, 3) for v in t_interval([0.8, 0.9, 1.0])]
@@ -64,7 +65,7 @@ def t_interval(values: Sequence[float], alpha: float = 0.05) -> tuple[float, flo
     if sem == 0.0:  # every value equal: the interval is the value
         return float(x.mean()), float(x.mean())
     lo, hi = stats.t.interval(1 - alpha, x.size - 1, loc=x.mean(), scale=sem)
-    return float(lo), float(hi)
+    return Interval(float(lo), float(hi), 1 - alpha, "t")
 
 
 @dataclass(frozen=True)
@@ -72,13 +73,17 @@ class Trend:
     """A least-squares line ``y = intercept + slope · x`` with a t-interval on the slope."""
 
     slope: float
-    slope_ci: tuple[float, float] | None
+    slope_ci: Interval | None
     intercept: float
     n: int
 
     def to_dict(self) -> dict[str, Any]:
-        return {"slope": self.slope, "ci": list(self.slope_ci) if self.slope_ci else None,
+        return {"slope": self.slope, "ci": self.slope_ci.to_dict() if self.slope_ci else None,
                 "intercept": self.intercept, "n": self.n, "method": OLS_METHOD}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Trend:
+        return decode_fields(cls, {**data, "slope_ci": data.get("ci")})
 
 
 def trend(x: Sequence[float], y: Sequence[float], alpha: float = 0.05) -> Trend:
@@ -93,7 +98,7 @@ def trend(x: Sequence[float], y: Sequence[float], alpha: float = 0.05) -> Trend:
     ci = None
     if n > 2:
         half = stats.t.ppf(1 - alpha / 2, n - 2) * fit.stderr
-        ci = (float(fit.slope - half), float(fit.slope + half))
+        ci = Interval(float(fit.slope - half), float(fit.slope + half), 1 - alpha, "t")
     return Trend(float(fit.slope), ci, float(fit.intercept), n)
 
 
@@ -261,9 +266,19 @@ class Scores:
         return {"accuracy": {"mean": self.accuracy, "ci": t_acc,
                              "method": T_METHOD,
                              "wilson_pooled": wilson(correct, n, 1 - self.alpha).to_dict(),
-                             "wilson_method": WILSON_METHOD, "repeats": acc},
+                             "wilson_method": WILSON_METHOD, "repeats": acc,
+                             "correct": [s.correct for s in self.scores],
+                             "n": [s.n for s in self.scores]},
                 "macro_f1": {"mean": float(np.mean(f1)), "ci": t_f1,
                              "method": T_METHOD, "repeats": f1}}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], alpha: float) -> Scores:
+        """The inverse of :meth:`to_dict` (which leaves ``alpha`` to the result holding it)."""
+        acc = data["accuracy"]
+        return cls([Score(a, f, c, n) for a, f, c, n in
+                    zip(acc["repeats"], data["macro_f1"]["repeats"], acc["correct"], acc["n"],
+                        strict=True)], alpha)
 
 
 # -------------------------------------------------------------------------------------- sweep
@@ -286,7 +301,7 @@ class SweepPoint:
 
 
 @dataclass(frozen=True)
-class SweepResult:
+class SweepResult(Result):
     """The sweep curve, the best share and the trend of accuracy against the share."""
 
     mode: str
@@ -310,6 +325,12 @@ class SweepResult:
                 "points": [p.to_dict() for p in self.points],
                 "best": {"ratio": best.ratio, "accuracy": best.scores.accuracy},
                 "trend": self.trend.to_dict(), "audit_id": self.audit_id}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SweepResult:
+        points = [SweepPoint(p["ratio"], p["n_real"], p["n_synthetic"],
+                             Scores.from_json(p, data["alpha"])) for p in data["points"]]
+        return decode_fields(cls, {**data, "points": points})
 
 
 def _counts(mode: str, ratio: float, n_real: int, n_synthetic: int) -> tuple[int, int]:
@@ -374,10 +395,6 @@ def sweep(store: Store | None, real: Source, synthetic: Source, holdout: Source,
         params = {"real": source_name(real), "synthetic": source_name(synthetic),
                   "holdout": source_name(holdout), "ratios": ratios, "repeats": repeats,
                   "mode": mode, "seed": seed}
-        result = replace(result, audit_id=store.save_audit("sweep", result.to_dict(), params))
+        result = replace(result, audit_id=store.save_result(result, params))
     return result
 
-
-def source_name(source: Source) -> str:
-    """How a source is named in saved parameters."""
-    return source if isinstance(source, str) else f"<table of {len(source)} rows>"

@@ -26,6 +26,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from tether.io import MAX_RECORD_BYTES
 from tether.store import Store
 
 
@@ -53,10 +55,46 @@ class GenerateResult:
     added: int
     failed: int
     skipped_duplicates: int = field(default=0, compare=False)
+    #: the generator's own account of the run (:meth:`Generator.summary`), kept on the run record
+    summary: dict[str, Any] | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"run_id": self.run_id, "dataset": self.dataset, "added": self.added,
-                "failed": self.failed}
+        out = {"run_id": self.run_id, "dataset": self.dataset, "added": self.added,
+               "failed": self.failed}
+        if self.summary is not None:
+            out["summary"] = self.summary
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> GenerateResult:
+        return cls(data["run_id"], data["dataset"], data["added"], data["failed"],
+                   summary=data.get("summary"))
+
+
+def sample_bytes(sample: Mapping[str, Any], cap: int = MAX_RECORD_BYTES) -> int:
+    """The size of ``sample`` as one JSON line, in bytes, or — when one string alone is longer
+    than ``cap`` characters — that string's length, a lower bound (a string that long is not
+    encoded just to be measured).
+
+    >>> sample_bytes({"text": "héllo"})
+    18
+    >>> sample_bytes({"text": "A" * 100}, cap=10)
+    100
+    """
+    longest = max((len(v) for v in sample.values() if isinstance(v, str)), default=0)
+    if longest > cap:
+        return longest
+    return len(json.dumps(sample, ensure_ascii=False, default=str).encode())
+
+
+def _oversized(sample: Mapping[str, Any]) -> Failure | None:
+    """A :class:`Failure` for a sample over the ingest cap on one record, else ``None``."""
+    size = sample_bytes(sample)
+    if size <= MAX_RECORD_BYTES:
+        return None
+    return Failure(list(sample.get("parents") or []),
+                   f"sample too large: {size / 1e6:.1f} MB or more as JSON, over the "
+                   f"{MAX_RECORD_BYTES // 2**20} MB cap on one record (not stored)")
 
 
 def row_rng(seed: int, row_id: str) -> np.random.Generator:
@@ -99,6 +137,11 @@ class Generator(ABC):
     def generate(self, seeds: list[dict[str, Any]], seed: int) -> Iterator[dict[str, Any] | Failure]:
         """Yield new samples (and failures) made from ``seeds``."""
 
+    def summary(self) -> dict[str, Any] | None:
+        """What the generator reports about its output after a run (JSON-serialisable; stored
+        with the run record and returned on :class:`GenerateResult`), or ``None``."""
+        return None
+
 
 def run(
     store: Store,
@@ -119,7 +162,9 @@ def run(
     Each batch is written in its own transaction; an interrupted run started again with the same
     ``run_id`` writes only what is missing. ``seeds`` overrides the rows read from ``source``.
     ``progress`` is a callable ``progress(done, total)`` (the CLI passes a rich progress bar).
-    ``domain`` and ``task`` apply to new samples that do not inherit their own.
+    ``domain`` and ``task`` apply to new samples that do not inherit their own. A sample larger
+    than the ingest cap on one record (:data:`tether.io.MAX_RECORD_BYTES`, as one JSON line) is
+    recorded as a failure, never stored, and the run goes on.
     """
     rows = list(seeds) if seeds is not None else store.records(source) if source else []
     config = generator.config()  # may hash a teacher's whole training set: once per run
@@ -129,8 +174,12 @@ def run(
     try:
         for start in range(0, max(len(rows), 1), batch_size):
             batch = rows[start:start + batch_size]
+            with store.released():  # other processes get in while this batch is made
+                items = list(generator.generate(batch, seed))
             made, failures = [], []
-            for item in generator.generate(batch, seed):
+            for item in items:
+                if not isinstance(item, Failure):
+                    item = _oversized(item) or item
                 (failures if isinstance(item, Failure) else made).append(item)
             failed += store.record_failures(run_id, ((f.parents, f.reason) for f in failures))
             if made:
@@ -146,5 +195,6 @@ def run(
     except BaseException:
         store.finish_run(run_id, status="failed", failed=failed)
         raise
-    store.finish_run(run_id, failed=failed)
-    return GenerateResult(run_id, into, added, failed, skipped)
+    summary = generator.summary()
+    store.finish_run(run_id, failed=failed, summary=summary)
+    return GenerateResult(run_id, into, added, failed, skipped, summary)

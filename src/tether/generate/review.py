@@ -109,8 +109,7 @@ def candidates(store: Store, dataset: str) -> list[dict[str, Any]]:
 
 def _review_rows(store: Store, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     parent_ids = sorted({p for row in rows for p in row["parents"]})
-    found = store.arrow("SELECT id, any_value(text) AS text FROM samples "
-                        "WHERE list_contains(?, id) GROUP BY id", [parent_ids])
+    found = store.samples_by_id(parent_ids, ("text",))
     texts = dict(zip(found.column("id").to_pylist(), found.column("text").to_pylist()))
     has_answer = any("answer" in _user_fields(row["fields"]) for row in rows)
     out = []

@@ -5,6 +5,12 @@ A templates file is JSON (a list) or JSONL (one object a line); each template is
 a list of values. Templates render in a sandbox with strict undefined values, so a slot that the
 slots file lacks is an error naming the file and the template, never an empty string.
 
+Templates are self-contained: ``{% include %}``, ``{% import %}`` and ``{% extends %}`` are refused
+when the template is loaded. Output is bounded by the ingest cap on one record
+(:data:`tether.io.MAX_RECORD_BYTES`): ``range`` is capped by the sandbox, ``*``, ``**``, ``%``,
+``str.format`` and filters refuse to build anything larger, and a rendering that grows past the
+cap is stopped; each of these is a recorded failure, never a stored sample.
+
 Example:
     >>> gen = TemplateGenerator([{"template": "Shares in {{ firm }} fell", "label": "business"}],
     ...                         {"firm": ["Acme", "Initech"]})
@@ -14,38 +20,145 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import math
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import jinja2
 from jinja2 import meta
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 from tether import io
 from tether.errors import InputError
-from tether.generate.base import Generator, row_rng
+from tether.generate.base import Failure, Generator, row_rng
+
+_BIG_NUMBER = re.compile(r"\d{8,}")
+#: ``base ** exponent`` is refused above this many bits of result.
+MAX_POWER_BITS = 1 << 16
+
+
+class TooLarge(SecurityError):
+    """A template tried to build a value or an output over the cap on one record."""
+
+
+def _check_size(n: float, what: str) -> None:
+    if n > io.MAX_RECORD_BYTES:
+        raise TooLarge(f"{what} would be {n:.3g} long, over the {io.MAX_RECORD_BYTES // 2**20} MB "
+                       f"cap on one record")
+
+
+def _check_args(args: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
+    # a width, count or length argument (center(10**9), zfill, indent...) bounds what is built
+    for value in (*args, *kwargs.values()):
+        if isinstance(value, int) and not isinstance(value, bool):
+            _check_size(abs(value), "a size argument")
+
+
+def _check_format(fmt: Any) -> None:
+    if isinstance(fmt, str):
+        for digits in _BIG_NUMBER.findall(fmt):
+            _check_size(int(digits), "a format width")
+
+
+def _bounded_filter(func: Any) -> Any:
+    @functools.wraps(func)  # keeps jinja's pass_context/pass_environment markers
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        _check_args(args[1:], kwargs)
+        return func(*args, **kwargs)
+    return bounded
+
+
+class BoundedSandbox(SandboxedEnvironment):
+    """A sandbox whose operators, calls and filters cannot build more than the cap on one record.
+
+    >>> env = BoundedSandbox()
+    >>> env.from_string("{{ 'ab' * 2 }}").render()
+    'abab'
+    >>> env.from_string("{{ 'A' * 200000000 }}").render()
+    Traceback (most recent call last):
+    ...
+    tether.generate.templates.TooLarge: 'A' * 200000000 would be 2e+08 long, over the 16 MB cap on one record
+    """
+
+    intercepted_binops = frozenset({"*", "**", "%"})
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.filters = {name: _bounded_filter(f) for name, f in self.filters.items()}
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                if isinstance(seq, (str, list, tuple)) and isinstance(times, int):
+                    _check_size(len(seq) * times, f"{seq!r:.20} * {times}")
+        elif operator == "**" and isinstance(left, int) and isinstance(right, int) \
+                and abs(left) > 1 and right > 0 \
+                and right * math.log2(abs(left)) > MAX_POWER_BITS:
+            raise TooLarge(f"{left} ** {right} has over {MAX_POWER_BITS} bits")
+        elif operator == "%":
+            _check_format(left)
+        return super().call_binop(context, operator, left, right)
+
+    def call(self, context: Any, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
+        _check_args(args, kwargs)
+        target = getattr(obj, "__wrapped__", obj)  # the sandbox wraps str.format
+        if getattr(target, "__name__", None) in ("format", "format_map"):
+            _check_format(getattr(target, "__self__", None))
+        return super().call(context, obj, *args, **kwargs)
 
 
 def sandbox() -> SandboxedEnvironment:
-    """The Jinja2 environment every rule template renders in: sandboxed, strict, no escaping."""
-    return SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False,
-                                keep_trailing_newline=False)
+    """The Jinja2 environment every template renders in: sandboxed, bounded, strict, no
+    escaping."""
+    return BoundedSandbox(undefined=jinja2.StrictUndefined, autoescape=False,
+                          keep_trailing_newline=False)
+
+
+def parse_self_contained(env: SandboxedEnvironment, source: str) -> jinja2.nodes.Template:
+    """The syntax tree of ``source``; raises :class:`jinja2.TemplateSyntaxError`, or
+    :class:`~tether.errors.InputError` when it includes, imports or extends another file.
+
+    >>> parse_self_contained(sandbox(), "{% include 'x.txt' %}")
+    Traceback (most recent call last):
+    ...
+    tether.errors.InputError: templates cannot include other files ({% include %}, {% import %} and {% extends %} are refused); put the text in the template itself
+    """
+    tree = env.parse(source)
+    if next(meta.find_referenced_templates(tree), False) is not False:
+        raise InputError("templates cannot include other files ({% include %}, {% import %} and "
+                         "{% extends %} are refused); put the text in the template itself")
+    return tree
+
+
+def render_bounded(template: jinja2.Template, values: Mapping[str, Any]) -> str:
+    """``template`` rendered with ``values``, stopped with :class:`TooLarge` as soon as the output
+    passes the cap on one record."""
+    parts, size = [], 0
+    for part in template.generate(**values):
+        size += len(part)
+        _check_size(size, "the rendered text")
+        parts.append(part)
+    return "".join(parts)
 
 
 def compile_template(env: SandboxedEnvironment, source: str, *, path: str | None,
                      index: int) -> tuple[jinja2.Template, set[str]]:
-    """Compile one template and return it with the names it uses; syntax errors name the file
-    and the template index."""
+    """Compile one template and return it with the names it uses; syntax errors and includes
+    name the file and the template index."""
     try:
-        names = meta.find_undeclared_variables(env.parse(source))
-        return env.from_string(source), names
+        tree = parse_self_contained(env, source)
+        return env.from_string(tree), meta.find_undeclared_variables(tree)
     except jinja2.TemplateSyntaxError as exc:
         raise InputError(f"template {index}: {exc.message} (template line {exc.lineno})",
                          path=path, row=index, field="template") from None
+    except InputError as exc:
+        raise InputError(f"template {index}: {exc.message}", path=path, row=index,
+                         field="template") from None
 
 
 def load_templates(path: str | Path) -> list[dict[str, Any]]:
@@ -142,7 +255,8 @@ class TemplateGenerator(Generator):
             index -= size
         raise IndexError(index)
 
-    def generate(self, seeds: list[dict[str, Any]], seed: int) -> Iterator[dict[str, Any]]:
+    def generate(self, seeds: list[dict[str, Any]],
+                 seed: int) -> Iterator[dict[str, Any] | Failure]:
         if self.n is None or self.n >= self.total:
             picks = iter(
                 (t, dict(zip(names, combo)))
@@ -154,7 +268,10 @@ class TemplateGenerator(Generator):
         for t, values in picks:
             template = self._compiled[t][0]
             try:
-                text = template.render(**values)
+                text = render_bounded(template, values)
+            except (TooLarge, OverflowError) as exc:  # over the size cap, range() over MAX_RANGE
+                yield Failure([], f"template {t}: {exc}; slots {values!r:.200}")
+                continue
             except jinja2.TemplateError as exc:  # strict undefined values, sandbox refusals
                 raise InputError(f"template {t}: {exc.message}", path=self._path, row=t,
                                  field="template") from None
