@@ -42,7 +42,9 @@ def render(data: dict[str, Any]) -> list[dict[str, Any]]:
         blocks.append(table_block(["train id", "eval id", "Jaccard"],
                              [[str(p.get("train_id")), str(p.get("eval_id")), p.get("jaccard")]
                               for p in pairs[:MAX_ROWS]],
-                             title=f"Near-duplicate pairs ({len(pairs):,})",
+                             title=f"Near-duplicate pairs ({data.get('pair_count', len(pairs)):,}"
+                                   + (f", the {len(pairs):,} closest listed)" if
+                                      data.get("truncated") else ")"),
                              numeric=[False, False, True]))
     memo = data.get("memorization")
     if isinstance(memo, Mapping) and memo.get("synthetic") and memo.get("holdout"):
