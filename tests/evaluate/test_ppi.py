@@ -210,3 +210,153 @@ def test_estimate_on_real_bbc_covers_true_accuracy_and_prevalence(bbc):
     width = {k: getattr(prev, k).ci[1] - getattr(prev, k).ci[0] for k in ("ppi_pp", "classical")}
     assert width["ppi_pp"] < 0.6 * width["classical"]
     assert prev.effective_n["ppi_pp"] > 2 * prev.n_gold
+
+
+# ------------------------------------------------------------------- a judge's scores (issue 12)
+SCORES = np.arange(1, 6)
+SCORE_P = np.array([0.10, 0.15, 0.25, 0.30, 0.20])   # a person's 1-5 score
+PREFERENCE = np.array([1.0, 0.5, 0.0])                # A wins, tie, B wins
+PREFERENCE_P = np.array([0.50, 0.15, 0.35])
+PASS = 4
+TRUTH = {"mean": float(SCORES @ SCORE_P), "pass_rate": float(SCORE_P[SCORES >= PASS].sum()),
+         "win_rate": float(PREFERENCE @ PREFERENCE_P)}
+
+
+def _judged(metric: str, judge: str, shape, rng):
+    """(human, judge) values of ``shape`` items. The human's follow known distributions (so the
+    truth is exact); answer length is independent of them. A ``biased`` judge scores long
+    answers higher (prefers the longer answer of a pair); a ``noise`` judge ignores the answer."""
+    length = rng.normal(size=shape)
+    if metric == "win_rate":
+        human = rng.choice(PREFERENCE, size=shape, p=PREFERENCE_P)
+        if judge == "noise":
+            return human, rng.choice(PREFERENCE, size=shape)
+        agrees = rng.random(shape) < 0.8
+        judged = np.where(agrees, human, 0.5)
+        return human, np.where(np.abs(length) > 0.8, (length > 0).astype(float), judged)
+    human = rng.choice(SCORES, size=shape, p=SCORE_P).astype(float)
+    if judge == "noise":
+        return human, rng.choice(SCORES, size=shape).astype(float)
+    slip = rng.choice([-1.0, 0.0, 1.0], size=shape, p=[0.2, 0.6, 0.2])
+    return human, np.clip(human + np.round(length + 0.5) + slip, 1, 5)
+
+
+def _as_metric(metric: str, values: np.ndarray) -> np.ndarray:
+    return (values >= PASS).astype(float) if metric == "pass_rate" else values
+
+
+def _rows(metric, human, judged, judged_u):
+    def value(v):
+        return {1.0: "A", 0.5: "tie", 0.0: "B"}[float(v)] if metric == "win_rate" else float(v)
+    gold = [{"label": value(a), "prediction": value(b)} for a, b in zip(human, judged)]
+    return gold, [{"prediction": value(b)} for b in judged_u]
+
+
+@pytest.mark.parametrize("judge", ["biased", "noise"])
+@pytest.mark.parametrize("metric", ["mean", "pass_rate", "win_rate"])
+def test_judge_metrics_agree_with_ppi_py(metric, judge):
+    rng = np.random.default_rng(11)
+    human, judged = _judged(metric, judge, 150, rng)
+    _, judged_u = _judged(metric, judge, 4000, rng)
+    gold, rest = _rows(metric, human, judged, judged_u)
+    r = estimate(gold, rest, metric=metric, alpha=0.05,
+                 threshold=PASS if metric == "pass_rate" else None)
+    Y, Yhat, Yhat_u = (_as_metric(metric, v) for v in (human, judged, judged_u))
+    for lam, got in ((1.0, r.ppi), (None, r.ppi_pp)):
+        assert got.ci == pytest.approx(
+            np.ravel(ppi_py.ppi_mean_ci(Y, Yhat, Yhat_u, alpha=0.05, lam=lam)), abs=1e-6)
+        assert got.estimate == pytest.approx(
+            float(np.ravel(ppi_py.ppi_mean_pointestimate(Y, Yhat, Yhat_u, lam=lam))[0]), abs=1e-6)
+    assert r.classical.ci == pytest.approx(np.ravel(ppi_py.classical_mean_ci(Y, alpha=0.05)),
+                                           abs=1e-6)
+    assert r.classical.estimate == pytest.approx(Y.mean())
+    assert r.metric == metric and not r.metric_inferred
+
+
+def test_pass_rate_and_win_rate_read_the_judges_probability_when_every_row_has_one():
+    rng = np.random.default_rng(12)
+    human = rng.choice(SCORES, size=80, p=SCORE_P).astype(float)
+    p_pass = np.clip((human - 1) / 4 + rng.normal(0, 0.2, 80), 0, 1)
+    p_pass_u = rng.uniform(size=900)
+    gold = [{"label": float(a), "prediction": 1.0, "score": float(p)}
+            for a, p in zip(human, p_pass)]
+    rest = [{"prediction": 1.0, "score": float(p)} for p in p_pass_u]
+    r = estimate(gold, rest, metric="pass_rate", threshold=PASS)
+    Y = (human >= PASS).astype(float)
+    assert r.ppi.ci == pytest.approx(np.ravel(ppi_py.ppi_mean_ci(Y, p_pass, p_pass_u, alpha=0.05,
+                                                                 lam=1)), abs=1e-6)
+    wins = [{"label": "A" if a >= PASS else "B", "prediction": "B", "score": float(p)}
+            for a, p in zip(human, p_pass)]
+    w = estimate(wins, rest, metric="win_rate")
+    assert w.ppi.estimate == pytest.approx(r.ppi.estimate)  # the same Y and Yhat
+
+
+SIMS, N_GOLD, N_UNLABELLED = 2000, 200, 2000
+
+
+@pytest.mark.parametrize("judge", ["biased", "noise"])
+@pytest.mark.parametrize("metric", ["mean", "pass_rate", "win_rate"])
+def test_judge_ppi_covers_at_nominal_rate(metric, judge):
+    """2,000 simulated evaluations per case (the data drawn at once, one array per role); every
+    interval within ±2.5 points of 95 %; the biased judge alone would be badly off."""
+    rng = np.random.default_rng(13 + len(metric) + len(judge))
+    human, judged = _judged(metric, judge, (SIMS, N_GOLD), rng)
+    _, judged_u = _judged(metric, judge, (SIMS, N_UNLABELLED), rng)
+    Y, Yhat, Yhat_u = (_as_metric(metric, v) for v in (human, judged, judged_u))
+    truth = TRUTH[metric]
+    hits = {"classical": [], "ppi": [], "ppi_pp": [], "judge_only": []}
+    widths = {"classical": [], "ppi": [], "ppi_pp": []}
+    for y, yh, yu in zip(Y, Yhat, Yhat_u):
+        for name, (lo, hi) in (("classical", classical_mean_ci(y)),
+                               ("ppi", ppi_mean_ci(y, yh, yu, lam=1)),
+                               ("ppi_pp", ppi_mean_ci(y, yh, yu)),
+                               ("judge_only", classical_mean_ci(yu))):
+            hits[name].append(lo <= truth <= hi)
+            if name in widths:
+                widths[name].append(hi - lo)
+    for name in ("classical", "ppi", "ppi_pp"):
+        assert abs(np.mean(hits[name]) - 0.95) <= TOLERANCE, (name, np.mean(hits[name]))
+    ratio = np.mean(np.asarray(widths["ppi_pp"]) / np.asarray(widths["classical"]))
+    if judge == "biased":
+        assert np.mean(hits["judge_only"]) < 0.2  # the judge's own mean misses the truth
+        assert ratio < 0.95  # and corrected, it still narrows the interval
+    else:
+        assert 0.97 <= ratio <= 1.01  # PPI++ is no worse than classical with a useless judge
+        ppi_ratio = np.mean(np.asarray(widths["ppi"]) / np.asarray(widths["classical"]))
+        assert ppi_ratio > 1.1       # plain PPI pays for the noise
+
+
+def test_default_metric_is_inferred_from_the_labels():
+    numbers = [{"label": 4, "prediction": 3.0}, {"label": 2, "prediction": 2.5}]
+    r = estimate(numbers, [{"prediction": 3.0}] * 5)
+    assert r.metric == "mean" and r.metric_inferred and r.to_dict()["metric_inferred"] is True
+    classes = [{"label": "sport", "prediction": "sport"}, {"label": "tech", "prediction": "sport"}]
+    with pytest.raises(InputError) as info:
+        estimate(classes, [{"prediction": "sport"}] * 5)
+    assert info.value.field == "positive" and "--positive" in info.value.message
+    assert "'sport'" in info.value.message
+    prev = estimate(classes, [{"prediction": "sport"}] * 5, positive="sport")
+    assert prev.metric == "prevalence" and prev.metric_inferred and prev.classical.estimate == 0.5
+    passed = estimate(numbers, [{"prediction": 3.0}] * 5, threshold=3)
+    assert passed.metric == "pass_rate" and passed.classical.estimate == 0.5
+
+
+@pytest.mark.parametrize("metric,gold,threshold,field,match", [
+    ("pass_rate", [{"label": 4, "prediction": 4}] * 2, None, "threshold", "--threshold"),
+    ("pass_rate", [{"label": "good", "prediction": 4}] * 2, 3, "label", "finite number"),
+    ("win_rate", [{"label": "A", "prediction": "C"}] * 2, None, "prediction", "A, B or tie"),
+    ("win_rate", [{"label": 0.7, "prediction": "A"}] * 2, None, "label", "A, B or tie"),
+    ("mean", [{"prediction": 4}] * 2, None, "label", "missing"),
+])
+def test_judge_metrics_refuse_bad_rows(metric, gold, threshold, field, match):
+    with pytest.raises(InputError, match=match) as info:
+        estimate(gold, [{"prediction": 4}], metric=metric, threshold=threshold)
+    assert info.value.field == field
+
+
+def test_estimate_result_round_trips_with_threshold():
+    from tether.evaluate.ppi import EstimateResult
+    r = estimate([{"label": 5, "prediction": 4}, {"label": 2, "prediction": 3}],
+                 [{"prediction": 4}] * 4, metric="pass_rate", threshold=4)
+    again = EstimateResult.from_dict(json.loads(json.dumps(r.to_dict())))
+    assert again.to_dict() == r.to_dict() and again.threshold == 4.0 and again.lam == r.lam

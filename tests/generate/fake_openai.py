@@ -22,7 +22,8 @@ HTTP errors echo the request's path and Authorization header in their body, as c
 servers do. ``paths`` and ``authorizations`` list what each request carried.
 
 A good answer echoes the task: ``{"label": X}`` (X from a ``[label=X]`` cue, else the first label
-offered), ``{"answer": ...}`` or ``{"text": ...}``, made unique by the request's ``seed``.
+offered), ``{"score": X, "reason": ...}`` (X from a ``[score=X]`` cue, read as JSON, else 3),
+``{"answer": ...}`` or ``{"text": ...}``, made unique by the request's ``seed``.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 _FAIL = re.compile(r"\[fail=([a-z0-9,]+)\]")
 _LABEL = re.compile(r"\[label=([^\]]+)\]")
+_SCORE = re.compile(r"\[score=([^\]]+)\]")
 _OFFERED = re.compile(r"one of these labels: ([^.\n]+)\.")
 
 
@@ -94,6 +96,13 @@ class FakeOpenAI:
             cue = _LABEL.search(user)
             label = cue.group(1) if cue else _OFFERED.search(user).group(1).split(", ")[0]
             content = json.dumps({"label": "not-a-label" if behaviour == "badlabel" else label})
+        elif '{"score"' in user:  # a judge: the score of a [score=X] cue (X as JSON), else 3
+            cue = _SCORE.search(user)
+            try:
+                score = json.loads(cue.group(1)) if cue else 3
+            except json.JSONDecodeError:
+                score = cue.group(1)
+            content = json.dumps({"score": score, "reason": f"judged {key[:10]}"})
         elif '{"answer"' in user:
             content = json.dumps({"answer": f"answer {seed} to {key[:10]}"})
         else:

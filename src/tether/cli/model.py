@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -34,6 +34,7 @@ review_app = typer.Typer(help="Human shaping of model output: export candidates,
 def register(app: typer.Typer) -> None:
     generate_app.command("llm")(llm)
     generate_app.command("label")(label)
+    app.command("judge")(judge_command)
     review_app.command("export")(review_export)
     review_app.command("import")(review_import)
     app.add_typer(review_app, name="review")
@@ -150,6 +151,74 @@ def llm(
         typer.echo(_quality_line(quality))
     if quality.get("warning"):
         typer.echo(f"warning: {quality['warning']}", err=True)  # one line, never wrapped
+
+
+def judge_command(
+    endpoint: Annotated[str, typer.Option(help="Base URL of an OpenAI-compatible API, e.g. http://localhost:8000/v1.")],
+    model: Annotated[str, typer.Option(help="The judge model the endpoint serves.")],
+    rubric: Annotated[Path, typer.Option(help="Text file: what a good answer is, per score.")],
+    scale: Annotated[str, typer.Option(help="The rubric's score range LOW-HIGH (1-5; 0-1 for pass/fail).")] = "1-5",
+    source: Annotated[Optional[str], typer.Option("--from", help="Store dataset of items to judge (opens --store).")] = None,
+    items: Annotated[Optional[Path], typer.Option("--items", help="Or a JSONL of items: id, prompt|question, answer|prediction|response.")] = None,
+    into: Annotated[Optional[str], typer.Option("--into", help="Dataset for the scored items (label = score; with --from).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="JSONL of scores: id, prediction (the score), judge_model, judge_family; failures beside it.")] = None,
+    family: Annotated[Optional[str], typer.Option(help="The judge's model family (default: guessed from --model).")] = None,
+    prompt_field: Annotated[Optional[str], typer.Option(help="Field holding the prompt (default: prompt, question or text).")] = None,
+    answer_field: Annotated[Optional[str], typer.Option(help="Field holding the answer (default: answer, prediction or response).")] = None,
+    model_version: Annotated[Optional[str], typer.Option(help="Version recorded in provenance (default: the model name).")] = None,
+    temperature: Annotated[float, typer.Option(help="Sampling temperature.")] = 0.0,
+    max_tokens: Annotated[int, typer.Option(help="Token limit per reply.")] = 256,
+    json_mode: Annotated[bool, typer.Option(help="Ask for {\"score\": N} with response_format=json_object (turn off to read a bare number).")] = True,
+    api_key_env: Annotated[str, typer.Option(help="Environment variable holding the API key (optional).")] = "OPENAI_API_KEY",
+    concurrency: Annotated[int, typer.Option(help="Requests in flight at once.")] = 4,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for a connection or a reply.")] = 60.0,
+    max_attempts: Annotated[int, typer.Option(help="Attempts per request (429/5xx/timeouts are retried).")] = 5,
+    cache: Annotated[Optional[Path], typer.Option(help="Request cache (SQLite) (default: .tether-cache/llm.sqlite beside the store).")] = None,
+    seed: SeedOpt = 0,
+    run_id: RunIdOpt = None,
+    store: StoreOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Score answers against a rubric with an LLM judge (cached, resumable, failures recorded).
+
+    Every score carries the judge's model and family; a reply that is not a number on --scale
+    is a failure with its raw reply, never a score. Scores of a store dataset go --into a new
+    dataset (label = score, label_origin=synthetic, the judge as generator) and/or --out a
+    JSONL file that `tether estimate --predicted` reads as it is.
+
+    Example: tether judge --from answers --into answers-judged --rubric rubric.txt --scale 1-5 --endpoint http://localhost:8000/v1 --model qwen2.5-7b
+    """
+    if (source is None) == (items is None):
+        raise InputError("give the items to judge: --from DATASET or --items FILE (one of them)",
+                         field="--from")
+    from tether.generate.judge import Rubric, judge
+    from tether.generate.llm import LLMClient
+    try:
+        criteria = rubric.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read the rubric: {exc}", path=str(rubric)) from None
+    parsed = Rubric.parse(criteria, scale)
+    # items from a file need no store: their cache defaults to the working directory
+    with Store(store) if source is not None else nullcontext() as s:
+        from tether.generate.llm import DEFAULT_CACHE
+        client = LLMClient(endpoint, model, api_key_env=api_key_env, concurrency=concurrency,
+                           timeout=timeout, max_attempts=max_attempts,
+                           cache=cache or (_cache_beside(s) if s is not None
+                                          else Path.cwd() / DEFAULT_CACHE))
+        try:
+            result = judge(s if s is not None else items, parsed, client, dataset=source,
+                           into=into, out=out, seed=seed, run_id=run_id, family=family,
+                           prompt_field=prompt_field, answer_field=answer_field,
+                           model_version=model_version, json_mode=json_mode,
+                           temperature=temperature, max_tokens=max_tokens)
+        finally:
+            client.close()
+    where = ", ".join(x for x in (f"dataset {result.dataset}" if result.dataset else "",
+                                  f"file {result.out}" if result.out else "") if x)
+    mean = "n/a" if result.mean_score is None else f"{result.mean_score:.3f}"
+    emit(result, as_json, f"judge {result.judge_model} (family {result.judge_family}): "
+                          f"{result.scored} scored (mean {mean}), {result.failed} failed; "
+                          f"scores in {where}")
 
 
 def _descriptions(values: list[str] | None) -> dict[str, str]:

@@ -41,7 +41,9 @@ from tether.stats import Interval, normal
 from tether.store import Store
 
 #: Metrics :func:`estimate` knows.
-ESTIMATE_METRICS = ("mean", "accuracy", "prevalence")
+ESTIMATE_METRICS = ("mean", "accuracy", "prevalence", "pass_rate", "win_rate")
+#: How :func:`estimate` reads a pairwise preference (``label``, ``prediction``): A beat B = 1.
+PREFERENCES = {"a": 1.0, "b": 0.0, "tie": 0.5}
 METHOD = ("classical: normal (CLT) interval on the gold set; ppi: prediction-powered inference "
           "(Angelopoulos et al. 2023); ppi_pp: PPI++ with power-tuned lambda clipped to [0, 1] "
           "(Angelopoulos, Duchi & Zrnic 2023)")
@@ -169,6 +171,9 @@ class EstimateResult(Result):
     n_gold: int
     n_unlabelled: int
     positive: str | None = None
+    threshold: float | None = None
+    #: whether :func:`estimate` chose ``metric`` from the data (none was asked for)
+    metric_inferred: bool = False
 
     @property
     def effective_n(self) -> dict[str, float | None]:
@@ -180,6 +185,8 @@ class EstimateResult(Result):
         return {
             "metric": self.metric,
             "positive": self.positive,
+            "threshold": self.threshold,
+            "metric_inferred": self.metric_inferred,
             "alpha": self.alpha,
             "classical": self.classical.to_dict(),
             "ppi": self.ppi.to_dict(),
@@ -222,64 +229,127 @@ def _text(record: Mapping[str, Any], field: str, where: dict[str, Any]) -> str:
 Rows = str | Path | Iterable[Mapping[str, Any]]
 
 
-def _prevalence_uses_score(gold: list, unlabelled: list) -> bool:
-    return all(r.get("score") is not None for _, r in gold + unlabelled)
+def _preference(record: Mapping[str, Any], field: str, where: dict[str, Any]) -> float:
+    """A pairwise preference as the chance that A beats B: ``A`` 1, ``B`` 0, ``tie`` 0.5, or a
+    number among 0, 0.5 and 1."""
+    value = record.get(field)
+    if value is None:
+        raise InputError(f"missing field {field!r}", field=field, **where)
+    if isinstance(value, str) and value.strip().casefold() in PREFERENCES:
+        return PREFERENCES[value.strip().casefold()]
+    if not isinstance(value, bool) and isinstance(value, (int, float)) and value in (0, 0.5, 1):
+        return float(value)
+    raise InputError(f"{field} must be a preference: A, B or tie (or 1, 0, 0.5), got {value!r}",
+                     field=field, **where)
 
 
-def _columns(rows: list, metric: str, positive: str | None, gold: bool,
+#: Metrics whose proxy is ``score`` when every row has one, else read from ``prediction``.
+_SCORE_OPTIONAL = ("prevalence", "pass_rate", "win_rate")
+
+
+def _uses_score(metric: str, gold: list, unlabelled: list) -> bool:
+    if metric == "accuracy":
+        return True
+    return metric in _SCORE_OPTIONAL and all(r.get("score") is not None
+                                             for _, r in gold + unlabelled)
+
+
+def _truth_and_proxy(record: Mapping[str, Any], field: str, metric: str, where: dict[str, Any],
+                     positive: str | None, threshold: float | None) -> float:
+    """The value of ``field`` (``label`` or ``prediction``) as the metric's indicator or number."""
+    if metric == "mean":
+        return _number(record, field, where)
+    if metric == "prevalence":
+        return float(_text(record, field, where) == positive)
+    if metric == "pass_rate":
+        return float(_number(record, field, where) >= threshold)  # type: ignore[operator]
+    return _preference(record, field, where)
+
+
+def _columns(rows: list, metric: str, positive: str | None, threshold: float | None, gold: bool,
              use_score: bool) -> tuple[np.ndarray, np.ndarray | None]:
     """(Yhat, Y) for one set of rows; Y is None for unlabelled rows."""
     yhat, y = [], []
     for where, r in rows:
-        if metric == "mean":
-            yhat.append(_number(r, "prediction", where))
-            if gold:
-                y.append(_number(r, "label", where))
-        elif metric == "accuracy":
+        if metric == "accuracy":
             yhat.append(_probability(r, where))
             if gold:
                 y.append(float(_text(r, "label", where) == _text(r, "prediction", where)))
-        else:
-            yhat.append(_probability(r, where) if use_score
-                        else float(_text(r, "prediction", where) == positive))
-            if gold:
-                y.append(float(_text(r, "label", where) == positive))
+            continue
+        yhat.append(_probability(r, where) if use_score
+                    else _truth_and_proxy(r, "prediction", metric, where, positive, threshold))
+        if gold:
+            y.append(_truth_and_proxy(r, "label", metric, where, positive, threshold))
     return np.asarray(yhat), (np.asarray(y) if gold else None)
 
 
-def estimate(gold: Rows, unlabelled: Rows, metric: str = "mean", alpha: float = 0.05,
-             positive: str | None = None, *, store: Store | None = None) -> EstimateResult:
+def _is_number(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float))
+
+
+def infer_metric(gold: list, positive: str | None = None, threshold: float | None = None) -> str:
+    """The metric :func:`estimate` uses when none is asked for: ``prevalence`` with a
+    ``positive`` class, ``pass_rate`` with a ``threshold``, else ``mean`` when the gold labels
+    are numbers; class labels without ``positive`` are an error that says what to pass.
+
+    >>> infer_metric([({}, {"label": 4})]), infer_metric([({}, {"label": "a"})], positive="a")
+    ('mean', 'prevalence')
+    """
+    if positive is not None:
+        return "prevalence"
+    if threshold is not None:
+        return "pass_rate"
+    if any(_is_number(r.get("label")) for _, r in gold):  # a row that is not: its own error
+        return "mean"
+    where, first = next(((w, r.get("label")) for w, r in gold if not _is_number(r.get("label"))),
+                        ({}, None))
+    if first is None:
+        raise InputError("missing field 'label'", field="label", **where)
+    raise InputError(f"the gold labels are classes (e.g. {first!r}), not numbers, so there is no "
+                     f"mean to estimate: name the class whose prevalence to estimate with "
+                     f"--positive LABEL, or pass --metric accuracy (every row needs a score)",
+                     field="positive", **where)
+
+
+def estimate(gold: Rows, unlabelled: Rows, metric: str | None = None, alpha: float = 0.05,
+             positive: str | None = None, *, threshold: float | None = None,
+             store: Store | None = None) -> EstimateResult:
     """Estimate a population metric three ways: classical (gold only), PPI and PPI++.
 
     ``gold`` and ``unlabelled`` are JSONL paths or iterables of dicts. What ``Y`` (truth, gold
     rows only) and ``Yhat`` (model-made proxy, every row) are:
 
-    - ``mean``: ``Y`` = the numeric ``label``, ``Yhat`` = the numeric ``prediction``.
+    - ``mean``: ``Y`` = the numeric ``label`` (a person's score), ``Yhat`` = the numeric
+      ``prediction`` (a judge's score, say).
     - ``accuracy`` (of a model on the unlabelled population): ``Y = 1[label == prediction]``,
       ``Yhat`` = ``score``, the model's own probability of being right (e.g. its top-class
       probability); every row needs ``score``.
     - ``prevalence`` of the class ``positive``: ``Y = 1[label == positive]``, ``Yhat`` = ``score``
       (the probability of ``positive``) when every row has one, else ``1[prediction == positive]``.
+    - ``pass_rate`` at ``threshold``: ``Y = 1[label >= threshold]``, ``Yhat`` = ``score`` (the
+      judge's probability of a pass) when every row has one, else ``1[prediction >= threshold]``.
+    - ``win_rate`` of answer A over answer B: ``Y`` = the person's preference, ``Yhat`` = the
+      judge's (``A`` 1, ``B`` 0, ``tie`` 0.5), or ``score`` (the judge's chance that A wins) when
+      every row has one.
 
-    Labels and predictions compare as strings. With ``store`` the result is saved there for the
-    report.
+    Without ``metric`` it is inferred (:func:`infer_metric`: numeric labels give ``mean``) and
+    the result says so (``metric_inferred``). Class labels compare as strings. With ``store``
+    the result is saved there for the report.
 
     >>> gold = [{"label": 1.0, "prediction": 0.9}, {"label": 0.0, "prediction": 0.2},
     ...         {"label": 1.0, "prediction": 0.8}]
-    >>> r = estimate(gold, [{"prediction": 0.7}] * 10, metric="mean")
-    >>> r.n_gold, r.n_unlabelled, round(r.ppi.estimate, 4)
-    (3, 10, 0.7333)
+    >>> r = estimate(gold, [{"prediction": 0.7}] * 10)
+    >>> r.metric, r.metric_inferred, r.n_gold, r.n_unlabelled, round(r.ppi.estimate, 4)
+    ('mean', True, 3, 10, 0.7333)
     """
-    if metric not in ESTIMATE_METRICS:
+    if metric is not None and metric not in ESTIMATE_METRICS:
         raise InputError(f"unknown metric {metric!r}; use one of {', '.join(ESTIMATE_METRICS)}",
                          field="metric")
     if not 0 < alpha < 1:
         raise InputError(f"alpha must be in (0, 1), got {alpha}", field="alpha")
-    if metric == "prevalence":
-        if positive is None:
-            raise InputError("prevalence needs the positive class (--positive LABEL)",
-                             field="positive")
-        positive = str(positive)
+    if threshold is not None and (not _is_number(threshold) or not math.isfinite(threshold)):
+        raise InputError(f"threshold must be a finite number, got {threshold!r}",
+                         field="threshold")
     gold_rows, unlabelled_rows = list(iter_records(gold)), list(iter_records(unlabelled))
     if len(gold_rows) < 2:
         raise InputError(f"the gold set needs at least 2 rows, got {len(gold_rows)}",
@@ -287,9 +357,19 @@ def estimate(gold: Rows, unlabelled: Rows, metric: str = "mean", alpha: float = 
     if not unlabelled_rows:
         raise InputError("the unlabelled set has no rows",
                          **({"path": unlabelled} if isinstance(unlabelled, (str, Path)) else {}))
-    use_score = metric == "prevalence" and _prevalence_uses_score(gold_rows, unlabelled_rows)
-    yhat, y = _columns(gold_rows, metric, positive, True, use_score)
-    yhat_u, _ = _columns(unlabelled_rows, metric, positive, False, use_score)
+    inferred = metric is None
+    metric = infer_metric(gold_rows, positive, threshold) if metric is None else metric
+    if metric == "prevalence":
+        if positive is None:
+            raise InputError("prevalence needs the positive class (--positive LABEL)",
+                             field="positive")
+        positive = str(positive)
+    if metric == "pass_rate" and threshold is None:
+        raise InputError("pass_rate needs the lowest passing score (--threshold NUMBER)",
+                         field="threshold")
+    use_score = _uses_score(metric, gold_rows, unlabelled_rows)
+    yhat, y = _columns(gold_rows, metric, positive, threshold, True, use_score)
+    yhat_u, _ = _columns(unlabelled_rows, metric, positive, threshold, False, use_score)
 
     lam = ppi_lambda(y, yhat, yhat_u)
 
@@ -302,8 +382,10 @@ def estimate(gold: Rows, unlabelled: Rows, metric: str = "mean", alpha: float = 
         metric=metric, alpha=alpha,
         classical=MeanEstimate(float(y.mean()), classical_mean_ci(y, alpha), classical_mean_se(y)),
         ppi=powered(1.0), ppi_pp=powered(lam), lam=lam,
-        n_gold=int(y.size), n_unlabelled=int(yhat_u.size), positive=positive)
+        n_gold=int(y.size), n_unlabelled=int(yhat_u.size), positive=positive,
+        threshold=None if threshold is None else float(threshold), metric_inferred=inferred)
     if store is not None:
         store.save_result(result, {"gold": source_name(gold), "predicted": source_name(unlabelled),
-                                   "metric": metric, "alpha": alpha, "positive": positive})
+                                   "metric": metric, "alpha": alpha, "positive": positive,
+                                   "threshold": threshold})
     return result
