@@ -220,6 +220,34 @@ def json_depth(value: Any) -> int:
     return deepest
 
 
+#: The roles of a turn of a conversation in the OpenAI chat format.
+CHAT_ROLES = ("system", "user", "assistant", "tool")
+
+
+def chat_problem(value: Any) -> str | None:
+    """What keeps ``value`` from being a conversation in the OpenAI chat format (a list of
+    ``{role, content}`` objects, role one of :data:`CHAT_ROLES`, content a string; other keys
+    allowed), or None when it is one.
+
+    >>> chat_problem([{"role": "user", "content": "hi"}]) is None
+    True
+    >>> chat_problem([{"role": "user", "content": "hi"}, {"role": "bot", "content": "yo"}])
+    "turn 1 has unknown role 'bot'; roles are system, user, assistant, tool"
+    """
+    if not isinstance(value, list):
+        shown = "a string" if isinstance(value, str) else type(value).__name__
+        return f"expected a list of {{role, content}} (the OpenAI chat format), got {shown}"
+    for i, turn in enumerate(value):
+        if not isinstance(turn, dict) or "role" not in turn or "content" not in turn:
+            return f"turn {i} is not a {{role, content}} object: {json.dumps(turn)[:60]}"
+        if turn["role"] not in CHAT_ROLES:
+            return (f"turn {i} has unknown role {turn['role']!r}; roles are "
+                    f"{', '.join(CHAT_ROLES)}")
+        if not isinstance(turn["content"], str):
+            return f"turn {i} content is {json.dumps(turn['content'])[:40]}, expected a string"
+    return None
+
+
 NON_FINITE_MESSAGE = ("NaN, Infinity and numbers beyond a double (1e999) have no JSON form; "
                       "write null for a missing value, or quote it as text")
 

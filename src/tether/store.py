@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import math
 import os
 import re
 import socket
@@ -27,6 +28,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -326,6 +328,10 @@ _NON_FINITE = r"[\[:,](-?NaN|-?Infinity|-?[0-9.]+[eE]\+?[0-9]{3,})[\],}]"
 _SHOWN = "_{0}_kind || ' (' || left({0}, 40) || ')'"
 
 
+#: DuckDB column types of numbers (a label column of one is checked to be finite)
+_NUMBER_TYPE = re.compile(r"U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?|DOUBLE|FLOAT|REAL|DECIMAL.*")
+
+
 class _TypeDrift(Exception):
     """A scan met a value of another type than the one inferred from the first records."""
 
@@ -370,12 +376,134 @@ def _kind_sql(col: str) -> str:
             f"WHEN 'NULL' THEN NULL ELSE 'a number' END")
 
 
+def _declaration(fields: Iterable[str] | None, label_range: tuple[float, float] | None,
+                 mapping: Mapping[str, str | None]) -> dict[str, Any]:
+    """The ``text_fields`` and ``label_range`` an ingest declares (as the store records them),
+    or :class:`InputError` for a declaration that cannot hold."""
+    out: dict[str, Any] = {}
+    if fields is not None:
+        names = [fields] if isinstance(fields, str) else list(fields)
+        for name in names:
+            if not isinstance(name, str) or not name:
+                raise InputError(f"a text field is a name, got {name!r}", field="fields")
+            if name in PROVENANCE_FIELDS or name in (mapping["id"], "fields"):
+                raise InputError(f"{name!r} is not a text field of the records (it is the id or "
+                                 "a provenance field); leave it out of --fields", field="fields")
+        if len(set(names)) < len(names):
+            raise InputError(f"a text field is named twice in {','.join(names)}", field="fields")
+        if names:
+            out["text_fields"] = names
+    if label_range is not None:
+        bounds = list(label_range) if isinstance(label_range, (list, tuple)) else [label_range]
+        if len(bounds) != 2 or not all(isinstance(b, (int, float)) and not isinstance(b, bool)
+                                       and math.isfinite(b) for b in bounds) \
+                or bounds[0] > bounds[1]:
+            raise InputError(f"label_range must be two finite numbers lo <= hi, got "
+                             f"{label_range!r}", field="label_range")
+        out["label_range"] = [float(b) for b in bounds]
+    return out
+
+
+def _turns_ok_sql(value: str) -> str:
+    """SQL: whether the JSON list ``value`` is a conversation in the OpenAI chat format."""
+    roles = ", ".join(map(_lit, io.CHAT_ROLES))
+    return (f"coalesce(list_bool_and(list_transform(json_extract({value}, '$[*]'), "
+            f"lambda t: json_type(t) = 'OBJECT' AND coalesce(t ->> 'role' IN ({roles}), false) "
+            f"AND coalesce(json_type(t, '$.content') = 'VARCHAR', false))), true)")
+
+
+def _chat_message(raw: str) -> str:
+    return f"{io.chat_problem(json.loads(raw))}; fix the conversation"
+
+
+def _declared_rules(mapping: Mapping[str, str | None], declared: Mapping[str, Any]) -> list:
+    """``_check_rows`` rules for the declared text fields and label range: (field, condition
+    over ``_staged``, message, SQL of the value the message shows)."""
+    rules: list = []
+    label_col = mapping["label"]
+    for name in declared.get("text_fields", ()):
+        missing = (f"the declared text field {name!r} is missing; every record needs it (or "
+                   "leave it out of --fields)")
+        if name == mapping["text"]:
+            continue  # the text rules hold for it
+        if name == label_col:
+            rules += [(name, "label IS NULL", missing, "NULL"),
+                      (name, "_label_kind <> 'a string'", "expected a string, got {raw}",
+                       _SHOWN.format("label"))]
+            continue
+        value = f"json_extract(fields, {_lit('$.' + json.dumps(name))})"
+        shown = f"{_kind_sql(value)} || ' (' || left(CAST({value} AS VARCHAR), 40) || ')'"
+        rules.append((name, f"{value} IS NULL", missing, "NULL"))
+        if name == "messages":
+            rules.append((name, f"json_type({value}) <> 'ARRAY' OR NOT {_turns_ok_sql(value)}",
+                          _chat_message, f"CAST({value} AS VARCHAR)"))
+            continue
+        rules += [(name, f"json_type({value}) NOT IN ('VARCHAR', 'ARRAY')",
+                   "expected a string (or a conversation in the OpenAI chat format), got {raw}",
+                   shown),
+                  (name, f"json_type({value}) = 'ARRAY' AND NOT {_turns_ok_sql(value)}",
+                   _chat_message, f"CAST({value} AS VARCHAR)")]
+    if "label_range" in declared:
+        lo, hi = declared["label_range"]
+        span = f"[{lo:g}, {hi:g}]"
+        number = "TRY_CAST(label AS DOUBLE)"
+        rules += [(label_col, f"label IS NOT NULL AND {number} IS NULL",
+                   f"expected a number in {span} (the label range), got {{value}}", "label"),
+                  (label_col, f"NOT isfinite({number})",
+                   f"expected a finite number in {span} (the label range), got {{value}}",
+                   "label"),
+                  (label_col, f"{number} NOT BETWEEN {lo!r} AND {hi!r}",
+                   f"{{value}} is outside the label range {span}; fix the score or the range",
+                   "label")]
+    return rules
+
+
 def derived_id_sql(content_hash: str = "content_hash", parents: str = "parents") -> str:
     """The SQL expression for the id of a sample that has none: its content hash, and for a
     derived sample its parents too, so that a child identical to its parent (a perturbation that
     changed nothing) is still a sample of its own with its own lineage."""
     return (f"CASE WHEN len({parents}) = 0 THEN substr({content_hash}, 1, 16) "
             f"ELSE substr(md5({content_hash} || CAST(to_json({parents}) AS VARCHAR)), 1, 16) END")
+
+
+@cache
+def _scratch() -> duckdb.DuckDBPyConnection:
+    """One in-memory DuckDB per process for batches outside a store (each call takes its own
+    cursor)."""
+    return duckdb.connect()
+
+
+def content_hashes(table: pa.Table) -> pa.Array:
+    """The ``content_hash`` ingest derives for every row of ``table`` (user fields only count),
+    by the same SQL (:func:`content_hash_sql`) over the Arrow table: how the engines hash the
+    samples they write outside a store.
+
+    >>> t = pa.table({"text": ["hi"], "label": ["x"], "n": [1]})
+    >>> with Store(":memory:") as s:
+    ...     _ = s.ingest("d", t, origin="real", label_origin="real")
+    ...     s.table("d").column("content_hash")[0] == content_hashes(t)[0]
+    True
+    """
+    with _scratch().cursor() as cur:
+        cur.register("_batch", table)
+        types = {r[0]: r[1] for r in cur.execute("DESCRIBE _batch").fetchall()}
+        hashes = cur.sql(f"SELECT {content_hash_sql(types)} AS h FROM _batch").to_arrow_table()
+    return hashes.column("h").combine_chunks()
+
+
+def derived_ids(hashes: pa.Array, parents: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """The ids ingest derives for samples given without one (:func:`derived_id_sql`), from
+    their content hashes and parents.
+
+    >>> no_parents = pa.array([[]], pa.list_(pa.string()))
+    >>> derived_ids(pa.array(["0123456789abcdef0123"]), no_parents).to_pylist()
+    ['0123456789abcdef']
+    """
+    table = pa.table({"content_hash": hashes, "parents": parents})
+    with _scratch().cursor() as cur:
+        cur.register("_ids", table)
+        ids = cur.sql(f"SELECT {derived_id_sql()} AS id FROM _ids").to_arrow_table()
+    return ids.column("id").combine_chunks().cast(pa.string())
 
 
 @dataclass(frozen=True)
@@ -603,18 +731,28 @@ class Store:
         fmt: str | None = None,
         run_id: str | None = None,
         split: str | None = None,
+        fields: Iterable[str] | None = None,
+        label_range: tuple[float, float] | None = None,
     ) -> IngestResult | list[IngestResult]:
         """Add samples to ``dataset`` in one transaction.
 
         ``source`` is a JSONL/CSV/Parquet path, an Arrow table, an iterable of dicts, a pandas or
         polars DataFrame, a Hugging Face ``Dataset`` or ``DatasetDict``, or a folder written by
         their ``save_to_disk`` (see :mod:`tether.frames`). A ``DatasetDict`` is ingested as one
-        dataset per split, ``NAME-SPLIT`` (a list of results, each split its own transaction),
-        or only the split named by ``split``. The
+        dataset per split, ``NAME-SPLIT`` (a list of results, all splits one transaction), or
+        only the split named by ``split``. The
         provenance keywords apply to every row that does not carry the field itself. Samples whose
         content is already in the dataset are skipped; anything invalid raises
         :class:`~tether.errors.InputError` naming the file, line and field, and nothing is written.
-        ``text_field=None`` allows rows without text (tabular data).
+        ``text_field=None`` allows rows without text (tabular data, or records whose text is in
+        declared ``fields``).
+
+        ``fields`` declares the user's text fields (``("question", "context", "answer")``):
+        every record must hold each as a string, or as a conversation in the OpenAI chat format
+        (a list of ``{role, content}``, roles system, user, assistant, tool, content a string;
+        a field named ``messages`` must be one). ``label_range=(lo, hi)`` declares labels to be
+        scores: each must be a finite number within it. Both are recorded with the dataset
+        (:meth:`declarations`) and hold for its later ingests.
 
         Values are stored exactly as given, or refused: a text that is not a string, a label of
         another type than the labels before it (``7`` among strings; one type throughout, such
@@ -631,43 +769,31 @@ class Store:
             {'dataset': 'd', 'added': 1, 'skipped_duplicates': 0}
         """
         source = frames.to_arrow(source, split)
-        if isinstance(source, dict):  # a DatasetDict: one dataset per split
-            return [self.ingest(f"{dataset}-{name}", table, origin=origin,
-                                label_origin=label_origin, family=family, generator=generator,
-                                generator_config=generator_config, domain=domain, task=task,
-                                text_field=text_field, label_field=label_field,
-                                id_field=id_field, run_id=run_id)
-                    for name, table in source.items()]
         defaults = {"origin": origin, "label_origin": label_origin, "family": family,
                     "generator": generator, "domain": domain, "task": task}
         self._check_defaults(defaults)
         config_json = canonical_json(dict(generator_config)) if generator_config is not None else None
         mapping = {"text": text_field, "label": label_field, "id": id_field}
+        given = _declaration(fields, label_range, mapping)
+        # a DatasetDict is one dataset per split, all written in this one transaction
+        parts = ([(f"{dataset}-{name}", table) for name, table in source.items()]
+                 if isinstance(source, dict) else [(dataset, source)])
         path = None
         if isinstance(source, (str, Path)):
             path = io.check_readable(source)
             fmt = io.detect_format(path, fmt)
-        own_run = run_id is None
-        run_id = run_id or uuid.uuid4().hex[:12]
         # CSV types are inferred from the first records; when a later value has another type,
         # the write is rolled back and done again with types inferred from every record
         self._register_dedup()
         for exhaustive in (False, True):
             self.con.begin()
             try:
-                scan, types = self._open_source(source, path, fmt, exhaustive, mapping)
-                self._stage(scan, types, defaults, config_json, mapping, run_id,
-                            where=(path, fmt))
-                self._derive_generations(dataset, where=(path, fmt))
-                added, skipped = self._commit_stage(dataset, where=(path, fmt))
-                if own_run:
-                    self._insert_run(run_id, "ingest", dataset, generator=generator,
-                                     config_json=config_json, source=str(path) if path else None,
-                                     status="complete", added=added, skipped=skipped,
-                                     params={"fields": mapping})
-                else:
-                    self.con.execute("UPDATE runs SET added = added + ?, skipped = skipped + ? "
-                                     "WHERE run_id = ?", [added, skipped, run_id])
+                results = []
+                for name, part in parts:
+                    declared = self._declared(name, given)
+                    results.append(self._write(
+                        name, part, path, fmt, exhaustive, defaults, config_json, mapping,
+                        declared, run_id, generator))
                 self.con.commit()
                 break
             except _TypeDrift as drift:
@@ -682,7 +808,44 @@ class Store:
                 self.con.execute("DROP TABLE IF EXISTS _stage")
                 self.con.execute("DROP TABLE IF EXISTS _parents")
                 self.con.unregister("_in_view")  # a no-op when the source was a file
+        return results if isinstance(source, dict) else results[0]
+
+    def _write(self, dataset: str, source: Any, path: Path | None, fmt: str | None,
+               exhaustive: bool, defaults: Mapping[str, str | None], config_json: str | None,
+               mapping: Mapping[str, str | None], declared: Mapping[str, Any],
+               run_id: str | None, generator: str | None) -> IngestResult:
+        """Stage, check and insert one input into ``dataset``, inside the caller's transaction."""
+        own_run = run_id is None
+        run_id = run_id or uuid.uuid4().hex[:12]
+        scan, types = self._open_source(source, path, fmt, exhaustive, mapping,
+                                        declared.get("text_fields", ()))
+        if declared.get("text_fields") and mapping["text"] == "text" and "text" not in types:
+            mapping = {**mapping, "text": None}  # the declared fields hold the text
+        self._stage(scan, types, defaults, config_json, mapping, run_id, declared,
+                    where=(path, fmt))
+        self._derive_generations(dataset, where=(path, fmt))
+        added, skipped = self._commit_stage(dataset, where=(path, fmt))
+        if own_run:
+            self._insert_run(run_id, "ingest", dataset, generator=generator,
+                             config_json=config_json, source=str(path) if path else None,
+                             status="complete", added=added, skipped=skipped,
+                             params={"fields": mapping, **declared})
+        else:
+            self.con.execute("UPDATE runs SET added = added + ?, skipped = skipped + ? "
+                             "WHERE run_id = ?", [added, skipped, run_id])
         return IngestResult(dataset, added, skipped, run_id)
+
+    def _declared(self, dataset: str, given: Mapping[str, Any]) -> dict[str, Any]:
+        """What this ingest checks: the declaration it was given, else the one the dataset was
+        first given (``text_fields``, ``label_range``); a different one is refused."""
+        kept = self.declarations(dataset)
+        for key, value in given.items():
+            if key in kept and kept[key] != value:
+                shown = ",".join(map(str, kept[key]))
+                raise InputError(f"dataset {dataset!r} was ingested with {key} {shown}; give "
+                                 f"the same (or leave it out) or ingest into another dataset",
+                                 field=key)
+        return {**kept, **given}
 
     def _register_dedup(self) -> None:
         """Make :func:`dedup_key_sql`'s function known to this connection. Outside a
@@ -714,13 +877,13 @@ class Store:
                 raise InputError(str(exc), field="generator") from None
 
     def _open_source(self, source: Any, path: Path | None, fmt: str | None,
-                     exhaustive: bool, mapping: Mapping[str, str | None]
-                     ) -> tuple[str, dict[str, str]]:
+                     exhaustive: bool, mapping: Mapping[str, str | None],
+                     text_fields: Iterable[str] = ()) -> tuple[str, dict[str, str]]:
         """The table expression to read from and its column types (read from a sample).
 
         Text, label and id are read as they were written: from JSONL as JSON values (so that
         a value of another type anywhere in the file is seen, see ``_check_rows``), from CSV as
-        text (``007`` stays ``007``)."""
+        text (``007`` stays ``007``), and so are declared text fields from CSV."""
         if path is not None:
             # JSONL types come from every record: a key first seen after a sample would be
             # dropped without a word (a CSV header names every column)
@@ -737,6 +900,7 @@ class Store:
             if fmt == "jsonl":
                 types |= {c: "JSON" for c in own if c != mapping["id"]}
                 return io.scan_sql(path, fmt, columns=types), types
+            own += [c for c in text_fields if c in types and c not in own]
             if fmt == "csv" and own:
                 types |= {c: "VARCHAR" for c in own}
                 return io.scan_sql(path, fmt, exhaustive=exhaustive,
@@ -757,7 +921,7 @@ class Store:
 
     def _stage(self, scan: str, types: Mapping[str, str], defaults: Mapping[str, str | None],
                config_json: str | None, mapping: Mapping[str, str | None], run_id: str,
-               where: tuple) -> None:
+               declared: Mapping[str, Any], where: tuple) -> None:
         """One streaming pass from the source into ``_stage``: provenance filled in, user fields
         packed, content hashed, ids derived; then every rule checked."""
         path, fmt = where
@@ -785,7 +949,11 @@ class Store:
 
         def kind(name: str) -> str:
             col = mapping[name]
-            return _kind_sql(_ident(col)) if types.get(col or "") == "JSON" else "NULL::VARCHAR"
+            if types.get(col or "") == "JSON":
+                return _kind_sql(_ident(col))
+            if name == "label" and _NUMBER_TYPE.fullmatch(types.get(col or "", "")):
+                return f"CASE WHEN {_ident(col)} IS NOT NULL THEN 'a number' END"
+            return "NULL::VARCHAR"
 
         fields_sql = _fields_sql(types, mapping, as_text=False)
 
@@ -878,7 +1046,7 @@ class Store:
             raise InputError("the file holds no records", path=path)
         self.con.execute(f"CREATE OR REPLACE TEMP VIEW _staged AS "
                          f"SELECT rowid - {first - 1} AS _row, * FROM _stage")
-        self._check_rows(mapping, where)
+        self._check_rows(mapping, declared, where)
         label_col = mapping["label"]
         if defaults["label_origin"] and (label_col is None or label_col not in types):
             fail(label_col or "label",
@@ -886,7 +1054,8 @@ class Store:
                  f"'{label_col or 'label'}' field; name the label field with --label-field, or "
                  "drop --label-origin for unlabelled data")
 
-    def _check_rows(self, mapping: Mapping[str, str | None], where: tuple) -> None:
+    def _check_rows(self, mapping: Mapping[str, str | None], declared: Mapping[str, Any],
+                    where: tuple) -> None:
         """Find the first row breaking each rule in one columnar scan; raise for the earliest."""
         text_col = mapping["text"]
         label_col = mapping["label"]
@@ -940,6 +1109,7 @@ class Store:
             rules.append((label_col, f"_label_kind <> {_lit(first)}",
                           f"expected {first} like the other rows, got {{raw}}; quote it or fix "
                           "the line", _SHOWN.format("label")))
+        rules += _declared_rules(mapping, declared)
         rules = [r for r in rules if r is not None and r[0] is not None]
         select = ", ".join(f"min(_row) FILTER (WHERE {cond})" for _, cond, _, _ in rules)
         firsts = self.con.execute(f"SELECT {select} FROM _staged").fetchone()
@@ -948,20 +1118,24 @@ class Store:
             row, (field_name, _, message, value_sql) = min(broken, key=lambda b: b[0])
             value = self.con.execute(f"SELECT {value_sql} FROM _staged WHERE _row = ?",
                                      [row]).fetchone()[0]
-            self._raise_at(where, row, field_name, message.format(value=repr(value), raw=value))
-        self._check_numbers(where)
+            self._raise_at(where, row, field_name, message(value) if callable(message)
+                           else message.format(value=repr(value), raw=value))
+        self._check_numbers(label_col, where)
 
-    def _check_numbers(self, where: tuple) -> None:
+    def _check_numbers(self, label_col: str | None, where: tuple) -> None:
         """NaN, Infinity and numbers beyond a double (``1e999``, read as Infinity) have no JSON
         form: refuse them rather than store invalid JSON or a changed value. A regular
         expression over the packed fields finds candidates in SQL; Python confirms them (a
         string may hold the same characters)."""
         path, fmt = where
         suspects = self.con.execute(f"""
-            SELECT _row, CAST(fields AS VARCHAR), CAST(generator_config AS VARCHAR) FROM _staged
-            WHERE regexp_matches(CAST(fields AS VARCHAR), {_lit(_NON_FINITE)})
-               OR regexp_matches(CAST(generator_config AS VARCHAR), {_lit(_NON_FINITE)})
-               OR (_label_kind = 'a number' AND NOT isfinite(TRY_CAST(label AS DOUBLE)))
+            SELECT * FROM (
+                SELECT _row, CAST(fields AS VARCHAR) AS f, CAST(generator_config AS VARCHAR) AS g,
+                       coalesce(_label_kind = 'a number'
+                                AND NOT isfinite(TRY_CAST(label AS DOUBLE)), false) AS bad_label
+                FROM _staged)
+            WHERE regexp_matches(f, {_lit(_NON_FINITE)}) OR regexp_matches(g, {_lit(_NON_FINITE)})
+               OR bad_label
             ORDER BY _row LIMIT 1000""").fetchall()
         if not suspects:
             return
@@ -970,7 +1144,9 @@ class Store:
             if found is not None:
                 raise found
             return
-        for row, fields, config in suspects:
+        for row, fields, config, bad_label in suspects:
+            if bad_label:
+                self._raise_at(where, row, label_col, io.NON_FINITE_MESSAGE)
             bad = [key for key, value in json.loads(fields or "{}", parse_constant=float).items()
                    if io.has_non_finite(value)]
             if io.has_non_finite(json.loads(config or "{}", parse_constant=float)):
@@ -1305,15 +1481,6 @@ class Store:
         return DatasetChange("renamed", old, new, count, dependents)
 
     # ------------------------------------------------------------------ audits
-    def save_audit(self, kind: str, result: Mapping[str, Any],
-                   params: Mapping[str, Any] | None = None) -> str:
-        """Save an audit or evaluation result (a ``to_dict()``) for the report; returns its id."""
-        audit_id = uuid.uuid4().hex[:12]
-        self.con.execute("INSERT INTO audits VALUES (?, ?, ?, ?, ?)",
-                         [audit_id, kind, _now(), json.dumps(params or {}, default=str),
-                          json.dumps(result, default=str)])
-        return audit_id
-
     def save_result(self, result: Result, params: Mapping[str, Any] | None = None) -> str:
         """Save a registered result (:data:`tether.results.KINDS`) with the parameters that made
         it, for the report and the policy; returns its id.
@@ -1425,14 +1592,10 @@ class Store:
                           "dataset) AND list_contains(?, id)", [datasets, ids]).to_pylist()
         return {r["id"]: r for r in rows}
 
-    def latest_audit(self, kind: str) -> dict[str, Any] | None:
-        """The newest saved result of ``kind`` (``{"params", "result", "created_at"}``) or None."""
-        row = self.con.execute("SELECT params, result, created_at FROM audits WHERE kind = ? "
-                               "ORDER BY created_at DESC, rowid DESC LIMIT 1", [kind]).fetchone()
-        if row is None:
-            return None
-        return {"params": json.loads(row[0]), "result": json.loads(row[1]),
-                "created_at": row[2].isoformat()}
+    def samples_in(self, dataset: str, ids: Iterable[str]) -> list[dict[str, Any]]:
+        """Every stored column of the samples of ``dataset`` with those ids (the report's
+        records of the samples the audits name)."""
+        return self.table(dataset, "list_contains(?, id)", [sorted(set(ids))]).to_pylist()
 
     # ------------------------------------------------------------------- reads
     def _dicts(self, sql: str, params: list | None = None) -> list[dict[str, Any]]:
@@ -1616,12 +1779,31 @@ class Store:
             ...     s.field_names("d")
             {'id': 'id', 'text': 'body', 'label': 'label'}
         """
-        row = self.con.execute(
-            "SELECT params->'fields' FROM runs WHERE dataset = ? AND kind = 'ingest' "
-            "AND (params->'fields') IS NOT NULL ORDER BY started_at, run_id LIMIT 1",
-            [name]).fetchone()
-        given = json.loads(row[0]) if row else {}
+        given = self._first_ingest_param(name, "fields") or {}
         return {k: given.get(k) or k for k in ("id", "text", "label")}
+
+    def declarations(self, name: str) -> dict[str, Any]:
+        """What the dataset's ingests declared: ``text_fields`` (the user's text fields, in
+        order) and ``label_range`` (``[lo, hi]`` of score labels), each when one was given.
+
+        Example:
+            >>> with Store(":memory:") as s:
+            ...     _ = s.ingest("qa", [{"question": "Why?", "answer": "So."}], origin="real",
+            ...                  text_field=None, fields=("question", "answer"))
+            ...     s.declarations("qa")
+            {'text_fields': ['question', 'answer']}
+        """
+        found = {key: self._first_ingest_param(name, key) for key in ("text_fields", "label_range")}
+        return {k: v for k, v in found.items() if v is not None}
+
+    def _first_ingest_param(self, name: str, key: str) -> Any:
+        """``params[key]`` of the first ingest into dataset ``name`` that had one, or None."""
+        path = f"$.{_json_key(key)}"
+        row = self.con.execute(
+            "SELECT json_extract(params, ?) FROM runs WHERE dataset = ? AND kind = 'ingest' "
+            "AND json_extract(params, ?) IS NOT NULL ORDER BY started_at, run_id LIMIT 1",
+            [path, name, path]).fetchone()
+        return json.loads(row[0]) if row else None
 
     def _user_select(self, name: str, *, csv: bool = False, user_names: bool = True) -> str:
         """SQL reading dataset ``name`` the way the user wrote it: the user's fields as columns
