@@ -24,12 +24,27 @@ from tether.evaluate.ppi import estimate
 from tether.evaluate.sensitivity import sensitivity
 from tether.evaluate.suites import evaluate_suites
 from tether.evaluate.sweep import sweep
+from tether.results import kind
 
 
 @pytest.fixture
 def store(tmp_path):
     with Store(tmp_path / "t.duckdb") as s:
         yield s
+
+
+@pytest.fixture
+def save_json():
+    """``save(store, kind, data, params=None)``: save ``data`` as the JSON of a ``kind`` result,
+    through a stand-in of the kind's result type whose ``to_dict()`` is ``data`` (a partial or
+    malformed result, as an older tether or a hand edit can leave in a store)."""
+    def save(store: Store, kind_name: str, data: dict, params: dict | None = None) -> str:
+        module, _, name = kind(kind_name).result.partition(":")
+        stand_in = type(name, (), {"__module__": module, "__qualname__": name,
+                                   "to_dict": lambda self: data})
+        return store.save_result(stand_in(), params)
+
+    return save
 
 
 @pytest.fixture(scope="session")

@@ -97,7 +97,7 @@ def test_sweep_with_commands(path):
     assert data["points"][1]["accuracy"]["mean"] == pytest.approx(sport)
     assert set(data) >= {"best", "trend", "audit_id", "mode"}
     with Store(path, read_only=True) as s:
-        assert s.latest_audit("sweep")["result"]["points"][1]["ratio"] == 0.75
+        assert s.latest_result("sweep").data["points"][1]["ratio"] == 0.75
 
 
 def test_sensitivity_contract(path):
@@ -110,4 +110,4 @@ def test_sensitivity_contract(path):
     assert set(data["trends"]) == {"uniform", "confusion"} and len(data["noise"]) == 5
     assert data["noise"][-1]["at_generator"]
     with Store(path, read_only=True) as s:
-        assert s.latest_audit("sensitivity")["result"]["n_matched"] == 100
+        assert s.latest_result("sensitivity").data["n_matched"] == 100

@@ -32,7 +32,7 @@ SYNTHETIC = dict(origin="synthetic", label_origin="real", family="rule", generat
 
 
 @pytest.fixture
-def kept(store, bbc):
+def kept(store, bbc, save_json):
     """A store that keeps every rule of POLICY (real BBC articles, disjoint splits)."""
     parts = datasets.split(bbc, {"train": 100, "holdout": 230}, seed=5)
     # BBC News repeats some stories: drop held-out articles that overlap the training split
@@ -47,8 +47,8 @@ def kept(store, bbc):
     real = store.table("train").to_pylist()[:30]
     store.ingest("train", [{"id": f"s-{r['id']}", "text": r["text"].upper(), "label": r["label"],
                             "parents": [r["id"]]} for r in real], **SYNTHETIC)
-    store.save_audit("mirage", {"c2st_auc": 0.62, "auc_ci": [0.55, 0.69]},
-                     {"real": "train", "synthetic": "train"})
+    save_json(store, "mirage", {"c2st_auc": 0.62, "auc_ci": [0.55, 0.69]},
+              {"real": "train", "synthetic": "train"})
     return store
 
 
@@ -71,8 +71,9 @@ def test_a_store_that_keeps_every_rule_passes(kept):
     assert rule(result, "max_synthetic_share", "train").value == pytest.approx(30 / 130, abs=1e-6)
     assert rule(result, "min_holdout_real").value >= 200
     data = result.to_dict()
-    assert set(data) == {"passed", "rules"} and data["passed"] is True
-    assert set(data["rules"][0]) == {"rule", "target", "passed", "value", "limit", "message"}
+    assert set(data) == {"passed", "policy", "rules"} and data["passed"] is True
+    assert set(data["rules"][0]) == {"rule", "target", "passed", "value", "limit", "message",
+                                     "key"}
 
 
 def test_synthetic_share_above_the_dataset_limit_fails(kept):
@@ -137,9 +138,9 @@ def test_starter_policy_fails_when_a_mix_exceeds_the_share(store):
 SCOPED = '[[mirage]]\nreal = "train"\nsynthetic = "train"\nmax_auc = 0.8\n'
 
 
-def test_scoped_mirage_rule_ignores_audits_of_other_pairs(kept):
-    kept.save_audit("mirage", {"c2st_auc": 0.93}, {"real": "train", "synthetic": "train"})
-    kept.save_audit("mirage", {"c2st_auc": 0.51}, {"real": "holdout", "synthetic": "typos"})
+def test_scoped_mirage_rule_ignores_audits_of_other_pairs(kept, save_json):
+    save_json(kept, "mirage", {"c2st_auc": 0.93}, {"real": "train", "synthetic": "train"})
+    save_json(kept, "mirage", {"c2st_auc": 0.51}, {"real": "holdout", "synthetic": "typos"})
     auc = rule(check(kept, parse_policy(SCOPED)), "max_mirage_auc")
     assert not auc.passed and auc.value == 0.93 and auc.target == "train vs train"
     assert rule(check(kept, parse_policy(SCOPED.replace('"train"\nmax', '"pool"\nmax'))),
@@ -187,9 +188,9 @@ def test_synthetic_rows_missing_a_required_field_fail(kept):
     assert rule(result, "required_field", "generator").passed
 
 
-def test_mirage_auc_above_the_limit_fails(kept):
-    kept.save_audit("mirage", {"c2st_auc": 0.93, "auc_ci": [0.9, 0.96]},
-                    {"real": "train", "synthetic": "typos"})
+def test_mirage_auc_above_the_limit_fails(kept, save_json):
+    save_json(kept, "mirage", {"c2st_auc": 0.93, "auc_ci": [0.9, 0.96]},
+              {"real": "train", "synthetic": "typos"})
     result = check(kept, parse_policy(POLICY))
     auc = rule(result, "max_mirage_auc")
     assert not auc.passed and auc.value == 0.93 and auc.target == "train vs typos"

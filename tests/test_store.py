@@ -181,12 +181,19 @@ def test_store_path_from_environment(tmp_path, monkeypatch):
     assert (tmp_path / "env.duckdb").exists()
 
 
-def test_audits_are_saved_and_latest_is_returned(store):
-    assert store.latest_audit("mirage") is None
-    store.save_audit("mirage", {"c2st_auc": 0.6})
-    store.save_audit("mirage", {"c2st_auc": 0.7}, {"real": "a"})
-    latest = store.latest_audit("mirage")
-    assert latest["result"] == {"c2st_auc": 0.7} and latest["params"] == {"real": "a"}
+def test_results_are_saved_and_latest_is_returned(store):
+    from tether.evaluate.ppi import estimate
+
+    gold = [{"label": float(i % 2), "prediction": float(i % 3 > 0)} for i in range(12)]
+    first = estimate(gold, [{"prediction": 1.0}] * 20)
+    second = estimate(gold[:8], [{"prediction": 0.0}] * 20)
+    assert store.latest_result("estimate") is None
+    store.save_result(first)
+    rid = store.save_result(second, {"gold": "a"})
+    latest = store.latest_result("estimate")
+    assert latest.id == rid and latest.params == {"gold": "a"}
+    assert latest.data == json.loads(json.dumps(second.to_dict()))
+    assert latest.result.n_gold == 8 and first.n_gold == 12
 
 
 def test_tabular_rows_without_text(store, tmp_path):

@@ -40,7 +40,9 @@ Example:
 from __future__ import annotations
 
 import fnmatch
+import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,9 +95,25 @@ class Policy:
     source: str = "<policy>"
 
 
+#: Every rule a policy can state: its id (``RuleResult.rule``, the SARIF ``ruleId``), how its
+#: measured value must compare with its limit, and what it asks.
+RULES: dict[str, tuple[str, str]] = {
+    "max_synthetic_share": ("≤", "A dataset's share of synthetic inputs stays within its limit."),
+    "acceptance_suite_real": ("≤", "An acceptance suite holds only real inputs with real labels."),
+    "required_field": ("≤", "Every synthetic row carries this provenance field."),
+    "max_mirage_auc": ("≤", "A fresh mirage audit of the pair has a C2ST AUC within the limit."),
+    "no_contamination": ("≤", "No eval item is a copy, near-copy or long passage of training."),
+    "min_holdout_real": ("≥", "The held-out set has at least this many real, labelled rows."),
+}
+
 @dataclass(frozen=True)
 class RuleResult:
-    """One rule checked: what it targets, the measured value against the limit, pass or fail."""
+    """One rule checked: what it targets, the measured value against the limit, pass or fail.
+
+    ``key`` is the policy key that set the rule (``max_synthetic_share``,
+    ``datasets.NAME.max_synthetic_share``, ``mirage[0]``, ``no_contamination[1]`` ...), by which
+    the JUnit and SARIF reports point at its line of the policy file.
+    """
 
     rule: str
     target: str
@@ -103,23 +121,68 @@ class RuleResult:
     value: float | int | str | None
     limit: float | int | str | None
     message: str
+    key: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @property
+    def summary(self) -> str:
+        """One line: the rule, its target, the measured value against the limit, the detail.
+
+        >>> RuleResult("min_holdout_real", "holdout", False, 150, 200, "150 real").summary
+        'min_holdout_real on holdout: measured 150, must be ≥ 200: 150 real'
+        """
+        bound = RULES.get(self.rule, ("≤", ""))[0]
+        value = "nothing" if self.value is None else self.value
+        return (f"{self.rule} on {self.target}: measured {value}, must be {bound} {self.limit}: "
+                f"{self.message}")
+
 
 @dataclass(frozen=True)
 class CheckResult:
-    """Every rule of a policy checked. ``to_dict()`` is the ``check --json`` contract."""
+    """Every rule of a policy checked. ``to_dict()`` is the ``check --json`` contract;
+    :meth:`to_junit` and :meth:`to_sarif` are the reports CI systems read (``check --format``).
+    ``source`` is the policy file checked."""
 
     rules: tuple[RuleResult, ...]
+    source: str = "<policy>"
 
     @property
     def passed(self) -> bool:
         return all(r.passed for r in self.rules)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"passed": self.passed, "rules": [r.to_dict() for r in self.rules]}
+        return {"passed": self.passed, "policy": self.source,
+                "rules": [r.to_dict() for r in self.rules]}
+
+    def to_junit(self, policy_text: str | None = None) -> str:
+        r"""JUnit XML: one ``<testsuite>`` for the policy, one ``<testcase>`` per rule, a
+        ``<failure>`` carrying the message for each failed rule (what Jenkins, GitLab, Azure
+        DevOps and the GitHub test-report actions show as test results). ``policy_text`` (the
+        policy file's text) adds each rule's line to its output.
+
+        >>> r = CheckResult((RuleResult("max_synthetic_share", "train", False, 0.4, 0.3,
+        ...                             "40 of 100 samples synthetic"),), "tether.toml")
+        >>> "<failure message=\"max_synthetic_share on train: measured 0.4" in r.to_junit()
+        True
+        """
+        return to_junit(self, policy_text)
+
+    def to_sarif(self, policy_text: str | None = None) -> dict[str, Any]:
+        r"""A SARIF 2.1.0 log (for code-scanning annotations): the rules in
+        ``runs[0].tool.driver.rules``, one result per checked rule (level ``error`` when it
+        failed; kind ``pass`` and level ``none`` when it passed, as SARIF requires) located at
+        the policy file, on the rule's line when ``policy_text`` is given.
+
+        >>> r = CheckResult((RuleResult("min_holdout_real", "holdout", True, 250, 200, "ok",
+        ...                             "min_holdout_real"),), "tether.toml")
+        >>> loc = r.to_sarif("holdout = 'holdout'\nmin_holdout_real = 200\n")["runs"][0][
+        ...     "results"][0]["locations"][0]["physicalLocation"]
+        >>> loc["artifactLocation"]["uri"], loc["region"]["startLine"]
+        ('tether.toml', 2)
+        """
+        return to_sarif(self, policy_text)
 
 
 # ------------------------------------------------------------------------------ parsing
@@ -269,25 +332,27 @@ def _share_rules(store: Store, policy: Policy) -> list[RuleResult]:
     default = policy.max_synthetic_share
     globs = {k: v for k, v in policy.dataset_shares.items() if any(c in k for c in "*?[")}
     exact = {k: v for k, v in policy.dataset_shares.items() if k not in globs}
-    limits: dict[str, float] = {}
+    limits: dict[str, tuple[float, str]] = {}  # dataset -> (limit, the policy key setting it)
     for name, info in infos.items():
         if name in exact:
             continue
         glob = next((g for g in globs if fnmatch.fnmatchcase(name, g)), None)
         if glob is not None:
-            limits[name] = globs[glob]
+            limits[name] = (globs[glob], f"datasets.{glob}.max_synthetic_share")
         elif default is not None and info.real and info.synthetic:  # mixed datasets only
-            limits[name] = default
-    limits |= exact
+            limits[name] = (default, "max_synthetic_share")
+    limits |= {k: (v, f"datasets.{k}.max_synthetic_share") for k, v in exact.items()}
     out = []
-    for name, limit in limits.items():
+    for name, (limit, key) in limits.items():
         if not store.has_dataset(name):
-            out.append(RuleResult("max_synthetic_share", name, False, None, limit, _missing(name)))
+            out.append(RuleResult("max_synthetic_share", name, False, None, limit, _missing(name),
+                                  key))
             continue
         s = store.summary(name)
         share = round(s.synthetic_share, 6)
         out.append(RuleResult("max_synthetic_share", name, share <= limit, share, limit,
-                              f"{s.by_origin['synthetic']:,} of {s.count:,} samples synthetic"))
+                              f"{s.by_origin['synthetic']:,} of {s.count:,} samples synthetic",
+                              key))
     return out
 
 
@@ -295,7 +360,8 @@ def _acceptance_rules(store: Store, policy: Policy) -> list[RuleResult]:
     out = []
     for name in policy.acceptance_suites:
         if not store.has_dataset(name):
-            out.append(RuleResult("acceptance_suite_real", name, False, None, 0, _missing(name)))
+            out.append(RuleResult("acceptance_suite_real", name, False, None, 0, _missing(name),
+                                  "acceptance_suites"))
             continue
         counts = store.realness(name)
         synthetic_inputs, synthetic_labels, total = (
@@ -304,7 +370,8 @@ def _acceptance_rules(store: Store, policy: Policy) -> list[RuleResult]:
         out.append(RuleResult(
             "acceptance_suite_real", name, bad == 0, bad, 0,
             f"{synthetic_inputs:,} synthetic inputs and {synthetic_labels:,} labels not real, "
-            f"of {total:,} rows" if bad else f"all {total:,} rows real, with real labels"))
+            f"of {total:,} rows" if bad else f"all {total:,} rows real, with real labels",
+            "acceptance_suites"))
     return out
 
 
@@ -317,24 +384,24 @@ def _field_rules(store: Store, policy: Policy) -> list[RuleResult]:
         total = sum(r[2] for r in rows)
         out.append(RuleResult("required_field", f, missing == 0, missing, 0,
                               f"synthetic rows without {f}: {where}" if missing
-                              else f"all {total:,} synthetic rows carry {f}"))
+                              else f"all {total:,} synthetic rows carry {f}", "required_fields"))
     return out
 
 
 def _scoped_mirage_rules(store: Store, policy: Policy) -> list[RuleResult]:
     out = []
-    for pair in policy.mirage:
-        target = f"{pair.real} vs {pair.synthetic}"
+    for i, pair in enumerate(policy.mirage):
+        target, key = f"{pair.real} vs {pair.synthetic}", f"mirage[{i}]"
         rerun = f"tether audit mirage --real {pair.real} --synthetic {pair.synthetic}"
         absent = [n for n in (pair.real, pair.synthetic) if not store.has_dataset(n)]
         if absent:
             out.append(RuleResult("max_mirage_auc", target, False, None, pair.max_auc,
-                                  _missing(absent[0])))
+                                  _missing(absent[0]), key))
             continue
         saved = store.latest_result(MirageResult, real=pair.real, synthetic=pair.synthetic)
         if saved is None or saved.data.get("c2st_auc") is None:
             out.append(RuleResult("max_mirage_auc", target, False, None, pair.max_auc,
-                                  f"not run: run `{rerun}`"))
+                                  f"not run: run `{rerun}`", key))
             continue
         written = store.last_write(pair.real, pair.synthetic)
         auc = round(float(saved.data["c2st_auc"]), 6)
@@ -342,10 +409,10 @@ def _scoped_mirage_rules(store: Store, policy: Policy) -> list[RuleResult]:
         if written is not None and saved.created_at <= written:
             out.append(RuleResult("max_mirage_auc", target, False, auc, pair.max_auc,
                                   f"stale: the audit ({when}) predates the last write to the "
-                                  f"datasets ({written.isoformat()}); run `{rerun}`"))
+                                  f"datasets ({written.isoformat()}); run `{rerun}`", key))
             continue
         out.append(RuleResult("max_mirage_auc", target, auc <= pair.max_auc, auc, pair.max_auc,
-                              f"latest mirage audit of this pair ({when})"))
+                              f"latest mirage audit of this pair ({when})", key))
     return out
 
 
@@ -358,22 +425,24 @@ def _mirage_rule(store: Store, policy: Policy) -> list[RuleResult]:
     limit = policy.max_mirage_auc
     if saved is None or saved.data.get("c2st_auc") is None:
         return [RuleResult("max_mirage_auc", "mirage", False, None, limit,
-                           "not run: tether audit mirage --real A --synthetic B")]
+                           "not run: tether audit mirage --real A --synthetic B",
+                           "max_mirage_auc")]
     auc = float(saved.data["c2st_auc"])
     params = saved.params
     pair = f"{params.get('real', '?')} vs {params.get('synthetic', '?')}"
     return [RuleResult("max_mirage_auc", pair, auc <= limit, round(auc, 6), limit,
-                       f"latest mirage audit ({saved.created_at.isoformat()})")]
+                       f"latest mirage audit ({saved.created_at.isoformat()})", "max_mirage_auc")]
 
 
 def _contamination_rules(store: Store, policy: Policy) -> list[RuleResult]:
     out = []
     with_text = "text IS NOT NULL AND text <> ''"
-    for pair in policy.no_contamination:
-        target = f"{pair.train} → {pair.eval}"
+    for i, pair in enumerate(policy.no_contamination):
+        target, key = f"{pair.train} → {pair.eval}", f"no_contamination[{i}]"
         absent = [n for n in (pair.train, pair.eval) if not store.has_dataset(n)]
         if absent:
-            out.append(RuleResult("no_contamination", target, False, None, 0, _missing(absent[0])))
+            out.append(RuleResult("no_contamination", target, False, None, 0, _missing(absent[0]),
+                                  key))
             continue
         # exact copies of any record (text or tabular) by dedup key (the content hash's input
         # normalised: Unicode NFKC, zero-width characters dropped), and near-duplicates or
@@ -389,7 +458,7 @@ def _contamination_rules(store: Store, policy: Policy) -> list[RuleResult]:
         out.append(RuleResult("no_contamination", target, bad == 0, bad, 0,
                               f"{bad:,} of {total:,} eval items found in training data: "
                               f"{len(exact):,} exact copies, {len(near):,} near-duplicates "
-                              f"(Jaccard ≥ {pair.threshold:g}) or shared 13-grams"))
+                              f"(Jaccard ≥ {pair.threshold:g}) or shared 13-grams", key))
     return out
 
 
@@ -398,11 +467,12 @@ def _holdout_rule(store: Store, policy: Policy) -> list[RuleResult]:
         return []
     name, limit = policy.holdout, policy.min_holdout_real
     if not store.has_dataset(name):
-        return [RuleResult("min_holdout_real", name, False, None, limit, _missing(name))]
+        return [RuleResult("min_holdout_real", name, False, None, limit, _missing(name),
+                           "min_holdout_real")]
     counts = store.realness(name)
     real, total = counts["real"], counts["total"]
     return [RuleResult("min_holdout_real", name, real >= limit, real, limit,
-                       f"{real:,} of {total:,} rows real with real labels")]
+                       f"{real:,} of {total:,} rows real with real labels", "min_holdout_real")]
 
 
 def check(store: Store, policy: Policy) -> CheckResult:
@@ -417,7 +487,124 @@ def check(store: Store, policy: Policy) -> CheckResult:
     rules = [*_share_rules(store, policy), *_acceptance_rules(store, policy),
              *_field_rules(store, policy), *_mirage_rule(store, policy),
              *_contamination_rules(store, policy), *_holdout_rule(store, policy)]
-    return CheckResult(tuple(rules))
+    return CheckResult(tuple(rules), policy.source)
+
+
+# ------------------------------------------------------------------ reports CI systems read
+_TOML_PART = r"""(?:"[^"]*"|'[^']*'|[A-Za-z0-9_*?\-]+)"""
+_TOML_KEY = rf"{_TOML_PART}(?:\s*\.\s*{_TOML_PART})*"
+_HEADER = re.compile(rf"^\s*(\[\[?)\s*({_TOML_KEY})\s*\]\]?\s*(?:#.*)?$")
+_ASSIGN = re.compile(rf"^\s*({_TOML_KEY})\s*=")
+
+
+def _dotted(key: str) -> str:
+    return ".".join(p.strip("\"'") for p in re.findall(_TOML_PART, key))
+
+
+def rule_lines(text: str) -> dict[str, int]:
+    r"""The line (1-based) of every key and table of a policy's TOML text, by the key
+    :attr:`RuleResult.key` uses: ``max_synthetic_share``, ``datasets.train`` and
+    ``datasets.train.max_synthetic_share``, ``mirage[0]`` for the first ``[[mirage]]`` table.
+
+    >>> rule_lines('max_synthetic_share = 0.5\n\n[datasets."train*"]\nmax_synthetic_share = 0.3\n'
+    ...            '[[mirage]]\nreal = "a"\n[[mirage]]\nreal = "b"\n')["mirage[1]"]
+    7
+    >>> rule_lines('[datasets."train*"]\nmax_synthetic_share = 0.3\n')[
+    ...     "datasets.train*.max_synthetic_share"]
+    2
+    """
+    lines: dict[str, int] = {}
+    table, arrays = "", {}
+    for n, line in enumerate(text.splitlines(), 1):
+        if header := _HEADER.match(line):
+            table = _dotted(header.group(2))
+            if header.group(1) == "[[":
+                arrays[table] = arrays.get(table, -1) + 1
+                table = f"{table}[{arrays[table]}]"
+            lines.setdefault(table, n)
+        elif assign := _ASSIGN.match(line):
+            key = _dotted(assign.group(1))
+            lines.setdefault(f"{table}.{key}" if table else key, n)
+    return lines
+
+
+def _line(rule: RuleResult, lines: Mapping[str, int]) -> int | None:
+    """The policy line of ``rule``: its key's, else its table's (``datasets.NAME``)."""
+    return lines.get(rule.key) or lines.get(rule.key.rpartition(".")[0])
+
+
+def to_junit(result: CheckResult, policy_text: str | None = None) -> str:
+    """:meth:`CheckResult.to_junit`: JUnit XML in the shape of the schema Jenkins publishes
+    (``testsuites > testsuite > testcase > failure | system-out``), which GitLab, Azure DevOps
+    and the GitHub test-report actions read too."""
+    import xml.etree.ElementTree as ET
+
+    lines = rule_lines(policy_text) if policy_text is not None else {}
+    failures = sum(not r.passed for r in result.rules)
+    counts = {"tests": str(len(result.rules)), "failures": str(failures), "errors": "0",
+              "time": "0"}
+    root = ET.Element("testsuites", {"name": "tether check", **counts})
+    suite = ET.SubElement(root, "testsuite", {"name": f"tether check --policy {result.source}",
+                                              **counts, "skipped": "0"})
+    ET.SubElement(ET.SubElement(suite, "properties"), "property",
+                  {"name": "policy", "value": result.source})
+    for r in result.rules:
+        case = ET.SubElement(suite, "testcase", {"classname": f"tether.policy.{r.rule}",
+                                                 "name": f"{r.rule} {r.target}", "time": "0"})
+        line = _line(r, lines)
+        where = f"{result.source}, line {line}" if line else result.source
+        if r.passed:
+            ET.SubElement(case, "system-out").text = f"{r.summary}\n(rule at {where})"
+        else:
+            ET.SubElement(case, "failure", {"message": r.summary, "type": r.rule}).text = (
+                f"{r.summary}\n(rule at {where})")
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+#: The SARIF version :func:`to_sarif` writes, and the schema it validates against.
+SARIF_SCHEMA = ("https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/"
+                "sarif-schema-2.1.0.json")
+
+
+def _artifact(source: str) -> dict[str, str]:
+    from urllib.parse import quote
+
+    path = Path(source)
+    if path.is_absolute():
+        return {"uri": path.as_uri()}
+    return {"uri": quote(path.as_posix()), "uriBaseId": "%SRCROOT%"}
+
+
+def to_sarif(result: CheckResult, policy_text: str | None = None) -> dict[str, Any]:
+    """:meth:`CheckResult.to_sarif`: a SARIF 2.1.0 log of one run of ``tether check``."""
+    import tether
+
+    lines = rule_lines(policy_text) if policy_text is not None else {}
+    ids = list(RULES)
+    rules = [{"id": rid, "name": "".join(w.title() for w in rid.split("_")),
+              "shortDescription": {"text": text}, "fullDescription": {"text": text},
+              "defaultConfiguration": {"level": "error"},
+              "properties": {"limit": f"measured value {bound} limit"}}
+             for rid, (bound, text) in RULES.items()]
+    results = []
+    for r in result.rules:
+        location: dict[str, Any] = {"artifactLocation": _artifact(result.source)}
+        if line := _line(r, lines):
+            location["region"] = {"startLine": line}
+        results.append({
+            "ruleId": r.rule, "ruleIndex": ids.index(r.rule),
+            "kind": "pass" if r.passed else "fail", "level": "none" if r.passed else "error",
+            "message": {"text": r.summary},
+            "locations": [{"physicalLocation": location}],
+            "partialFingerprints": {"tetherRule/v1": f"{r.rule}:{r.target}"},
+            "properties": {"target": r.target, "value": r.value, "limit": r.limit,
+                           "policyKey": r.key}})
+    return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [{
+        "tool": {"driver": {"name": "tether", "version": tether.__version__, "rules": rules}},
+        "invocations": [{"executionSuccessful": True,
+                         "commandLine": f"tether check --policy {result.source}"}],
+        "results": results}]}
 
 
 def write_starter_policy(path: str | Path = "tether.toml") -> str | None:

@@ -75,15 +75,16 @@ class Interval:
         return (self.lo, self.hi)[i]
 
     def __eq__(self, other: object) -> bool:
+        # bounds compared in their JSON form: a bound that is not finite equals nan or None
         if isinstance(other, Interval):
-            return ((self.lo, self.hi, self.level, self.method)
-                    == (other.lo, other.hi, other.level, other.method))
+            return ((self.to_dict(), self.level, self.method)
+                    == (other.to_dict(), other.level, other.method))
         if isinstance(other, (tuple, list)):
-            return len(other) == 2 and (self.lo, self.hi) == tuple(other)
+            return len(other) == 2 and self.to_dict() == [_finite(x) for x in other]
         return NotImplemented
 
     def __hash__(self) -> int:
-        return hash((self.lo, self.hi))
+        return hash(tuple(self.to_dict()))
 
     @property
     def width(self) -> float:

@@ -40,7 +40,7 @@ def test_mirage_json_contract_and_saved(store_path):
     assert out["c2st_auc"] > 0.9 and out["p_value"] == pytest.approx(1 / 21)
     assert out["profile"]["flags"]["upper_share"] == "differs"
     with Store(store_path) as s:
-        assert s.latest_audit("mirage")["result"]["c2st_auc"] == out["c2st_auc"]
+        assert s.latest_result("mirage").data["c2st_auc"] == out["c2st_auc"]
 
 
 def test_coverage_diversity_faithfulness_json(store_path):
@@ -55,7 +55,7 @@ def test_coverage_diversity_faithfulness_json(store_path):
     assert faith["n_children"] == 80 and 0 <= faith["flip_ci"][0] <= faith["flip_rate"]
     assert list(faith["by_operation"]) == ["casing=1"]
     with Store(store_path) as s:
-        assert {k: s.latest_audit(k) is not None for k in ("coverage", "diversity",
+        assert {k: s.latest_result(k) is not None for k in ("coverage", "diversity",
                                                            "faithfulness")} == \
             {"coverage": True, "diversity": True, "faithfulness": True}
 
@@ -102,7 +102,7 @@ def test_style_json_human_and_saved(qa_store):
     assert chars["ratio_ci"][0] < 2 < chars["ratio_ci"][1] and chars["cliffs_delta"] > 0
     assert all(e.startswith("s") for e in chars["examples"])
     with Store(qa_store) as s:
-        assert s.latest_audit("style")["result"]["flagged"] == out["flagged"]
+        assert s.latest_result("style").data["flagged"] == out["flagged"]
     human = _run(["audit", "style", "--real", "qa", "--synthetic", "llm_qa", "--field",
                   "messages", "--turns", "assistant"], qa_store).stdout
     assert "messages[assistant]" in human and "synthetic answers are 2" in human

@@ -54,7 +54,7 @@ def test_overlap_json_and_memorization(path):
     assert {"train_id", "eval_id", "jaccard"} <= set(data["pairs"][0])
     assert data["memorization"]["copied"] is True and "method" in data
     with Store(path, read_only=True) as s:
-        assert s.latest_audit("overlap")["result"] == data
+        assert s.latest_result("overlap").data == data
     human = tether("audit", "overlap", "--train", "syn", "--eval", "real", store=path)
     assert human.exit_code == 0 and "20 of 60 eval samples contaminated" in human.output
 
@@ -66,7 +66,7 @@ def test_labels_json(path):
     assert data["n"] == 60 and set(data["by_label_origin"]) == {"real"}
     assert data["issue_count"] == len(data["issues"])
     console = Console(record=True, width=120)  # the human view of the same result
-    console.print(_labels_human(LabelIssuesResult(**data)))
+    console.print(_labels_human(LabelIssuesResult.from_dict(data)))
     assert "likely label issues in 60 samples" in console.export_text()
 
 
@@ -122,6 +122,6 @@ def test_generator_shows_the_bias_slices(tmp_path, bbc):
     human = tether("audit", "generator", "--gold", "gold", "--generated", "made", store=path)
     assert human.exit_code == 0 and "bias slices (error rate above the rest)" in human.output
     console = Console(record=True, width=160)  # the same view, wide enough for the table
-    console.print(_generator_human(GeneratorAuditResult(**data)))
+    console.print(_generator_human(GeneratorAuditResult.from_dict(data)))
     text = console.export_text()
     assert "desk = syndicated" in text and "0.750" in text

@@ -62,10 +62,10 @@ def test_audit_coverage_saves_its_result(store, bbc):
     store.ingest("syn", [{**r, "id": "s" + r["id"]} for r in rows[100:]], origin="synthetic",
                  label_origin="real", family="rule", generator="copy@1")
     r = audit_coverage(store, "real", "syn", clusters=4)
-    saved = store.latest_audit("coverage")
-    assert saved["result"]["recall"] == pytest.approx(r.recall)
-    assert set(saved["result"]) >= {"precision", "recall", "by_label", "uncovered_real"}
-    assert saved["params"]["clusters"] == 4
+    saved = store.latest_result("coverage")
+    assert saved.data["recall"] == pytest.approx(r.recall)
+    assert set(saved.data) >= {"precision", "recall", "by_label", "uncovered_real"}
+    assert saved.params["clusters"] == 4
 
 
 def test_the_sample_cap_applies_before_the_embedding(halves):

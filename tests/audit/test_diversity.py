@@ -73,7 +73,7 @@ def test_audit_diversity_follows_lineage_in_the_store(store, leads):
                      family=None if g == 0 else "rule", generator=f"loop@{g}")
     r = audit_diversity(store, "loop", draws=8)
     assert [g.group for g in r.by_generation] == ["0", "1", "2"]
-    assert store.latest_audit("diversity")["result"]["warnings"] == r.warnings
+    assert store.latest_result("diversity").data["warnings"] == r.warnings
 
 
 def test_the_embedding_fitted_on_a_sample_gives_the_same_spreads(leads):

@@ -67,5 +67,5 @@ def test_audit_faithfulness_per_generator_and_operation(store, parts):
     assert r.worst[0]["generator"] == "swap@1"
     # trained on the "real" dataset only: the seeds are parents, the augmented rows children
     assert f"store's {store.summary('real').count} real" in r.classifier
-    saved = store.latest_audit("faithfulness")
-    assert saved["result"]["n_children"] == r.n_children
+    saved = store.latest_result("faithfulness")
+    assert saved.data["n_children"] == r.n_children

@@ -118,9 +118,9 @@ def test_audit_generator_matches_by_lineage_and_saves(store, bbc):
     assert r.matched_by == {"id": 0, "lineage": len(ids)} and r.n == len(ids)
     assert r.accuracy == pytest.approx(np.mean([a == b for a, b in zip(gold, made)]))
     assert r.answers is None  # the gold side has no answers
-    saved = store.latest_audit("generator")
-    assert saved["result"]["accuracy"] == r.accuracy and saved["params"]["gold"] == "gold"
-    assert set(saved["result"]) >= {"accuracy", "accuracy_ci", "confusion", "label_skew",
+    saved = store.latest_result("generator")
+    assert saved.data["accuracy"] == r.accuracy and saved.params["gold"] == "gold"
+    assert set(saved.data) >= {"accuracy", "accuracy_ci", "confusion", "label_skew",
                                     "systematic_share", "method"}
     with pytest.raises(InputError, match="matches"):
         audit_generator(store, "teacher", "gold")

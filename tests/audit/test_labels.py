@@ -72,9 +72,9 @@ def test_audit_labels_saves_to_the_store(store, planted):
     row = {i: n for n, i in enumerate(table.column("id").to_pylist())}
     kept = [row[i] for i in store.table("news").column("id").to_pylist()]
     result = audit_labels(store, "news", pred_probs=probs[kept])
-    saved = store.latest_audit("labels")
-    assert saved["result"]["issue_count"] == result.issue_count
-    assert saved["params"] == {"dataset": "news"}
+    saved = store.latest_result("labels")
+    assert saved.data["issue_count"] == result.issue_count
+    assert saved.params == {"dataset": "news"}
     assert list(result.by_label_origin) == ["real"]
 
 

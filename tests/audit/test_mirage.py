@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from tether.audit._stats import auc_interval, delong
+from tether.stats import auc_interval, delong
 from tether.audit.features import ngram_matrix
 from tether.audit.mirage import audit_mirage, c2st, gram, mirage, mirage_table
 from tether.generate.perturb import Pipeline, perturb_texts
@@ -169,9 +169,9 @@ def test_audit_mirage_reads_the_store_and_saves_the_result(store, bbc):
     r = audit_mirage(store, "mix", "mix", permutations=20)
     assert (r.n_real, r.n_synthetic) == (60, 60)
     assert r.most_synthetic[0].startswith("syn-")
-    saved = store.latest_audit("mirage")
-    assert saved["result"]["c2st_auc"] == pytest.approx(r.c2st_auc)
-    assert saved["params"]["real"] == "mix"
+    saved = store.latest_result("mirage")
+    assert saved.data["c2st_auc"] == pytest.approx(r.c2st_auc)
+    assert saved.params["real"] == "mix"
 
 
 def test_children_share_their_parents_fold(leads):

@@ -193,7 +193,7 @@ def test_audit_overlap_saves_to_the_store(store, bbc):
     store.ingest("syn", copies, origin="synthetic", family="rule", generator="edit@1")
     result = audit_overlap(store, "syn", "real", holdout="heldout")
     assert result.near_duplicate_eval == 20 and result.memorization.copied
-    saved = store.latest_audit("overlap")
-    assert saved["result"]["contaminated_eval"] == result.contaminated_eval
-    assert saved["result"]["memorization"]["p_value"] == result.memorization.p_value
-    assert saved["params"]["holdout"] == "heldout"
+    saved = store.latest_result("overlap")
+    assert saved.data["contaminated_eval"] == result.contaminated_eval
+    assert saved.data["memorization"]["p_value"] == result.memorization.p_value
+    assert saved.params["holdout"] == "heldout"

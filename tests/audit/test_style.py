@@ -162,8 +162,8 @@ def test_audit_style_on_a_store_field(store, qa):
     assert r.field == "response" and r.prompt_field == "prompt"
     assert {"chars", "opener_certainly", "length_vs_prompt"} <= set(r.flagged)
     assert r.features["chars"].examples[0].startswith("s")
-    saved = store.latest_audit("style")
-    assert saved["result"]["flagged"] == r.flagged and saved["params"]["field"] == "response"
+    saved = store.latest_result("style")
+    assert saved.data["flagged"] == r.flagged and saved.params["field"] == "response"
     with pytest.raises(NotFoundError, match="no field 'answer'; its fields are: prompt, "
                                             "response"):
         audit_style(store, "real_qa", "syn_qa", field="answer")

@@ -19,7 +19,6 @@ from tether.engines.transforms import (
     GeneratorTransform,
     MinHashTransform,
     ProfileAggregate,
-    content_hashes,
     perturb_transform,
     simulate_users_transform,
 )
@@ -27,6 +26,7 @@ from tether.errors import InputError, NotFoundError, TetherError
 from tether.generate.base import Failure, Generator
 from tether.generate.perturb import Pipeline, perturb_texts
 from tether.generate.simulate import fit_user_profile
+from tether.store import content_hashes
 
 
 @pytest.fixture
@@ -243,5 +243,5 @@ def test_parquet_output_is_audited_in_place_of_a_dataset(store, folder, tmp_path
     assert seeds.num_rows == 300 and seeds.column("parents").to_pylist()[0] == []
     mirage = audit_mirage(store, str(folder), str(tmp_path / "out"), permutations=10)
     assert mirage.n_real == 300 and mirage.n_synthetic == 300 and mirage.c2st_auc > 0.8
-    assert store.latest_audit("mirage")["params"]["synthetic"] == str(tmp_path / "out")
+    assert store.latest_result("mirage").params["synthetic"] == str(tmp_path / "out")
     assert audit_diversity(store, str(tmp_path / "out")).by_generation

@@ -54,8 +54,8 @@ def test_eval_json_contract_and_saved_result(setup):
     assert lo < d["inflation"]["gap"] < hi
     assert any("grading its own" in w for w in d["warnings"])
     with Store(store) as s:
-        saved = s.latest_audit("eval")
-    assert saved["result"] == d and saved["params"]["model_family"] == "gpt"
+        saved = s.latest_result("eval")
+    assert saved.data == d and saved.params["model_family"] == "gpt"
 
 
 def test_eval_fail_on_regression_exit_code_and_stored_threshold(setup, monkeypatch):
@@ -101,7 +101,7 @@ def test_estimate_json_contract_and_optional_store(tmp_path):
     assert 0 <= d["ppi_pp"]["lambda"] <= 1
     assert d["effective_n"]["ppi_pp"] > d["n_gold"]
     with Store(store) as s:
-        assert s.latest_audit("estimate")["result"] == d
+        assert s.latest_result("estimate").data == d
     human = tether("estimate", "--gold", gold, "--predicted", rest)
     assert "PPI++" in human.output and "classical" in human.output
 

@@ -64,7 +64,7 @@ def test_slopes_negative_and_generator_on_its_confusion_curve(parts, store):
     assert d["classes"] == sorted({g["label"] for g in gold})
     cm = np.array(d["confusion"])
     assert cm.sum() == r.n_matched and cm.trace() == r.n_matched - r.generator_errors
-    assert store.latest_audit("sensitivity")["params"]["generated"] == "teacher"
+    assert store.latest_result("sensitivity").params["generated"] == "teacher"
     json.dumps(d)
 
 

@@ -76,9 +76,9 @@ def test_add_mode_keeps_every_real_row(parts, store):
     n = store.summary("train").count  # BBC News holds a few duplicate articles
     assert [(p.n_real, p.n_synthetic) for p in result.points] == [(n, 0), (n, n)]
     assert all(p.scores.accuracy > 0.85 for p in result.points)  # faithful rewrites do no harm
-    saved = store.latest_audit("sweep")
-    assert saved["result"]["audit_id"] is None and result.audit_id is not None
-    assert saved["params"]["mode"] == "add" and len(saved["result"]["points"]) == 2
+    saved = store.latest_result("sweep")
+    assert saved.data["audit_id"] is None and result.audit_id is not None
+    assert saved.params["mode"] == "add" and len(saved.data["points"]) == 2
     with pytest.raises(InputError, match="share of 1 is impossible"):
         sweep(store, "train", "syn", "holdout", ratios=(1,), mode="add", estimator=FAST)
     with pytest.raises(InputError, match=rf"needs {3 * n}, have {n}"):

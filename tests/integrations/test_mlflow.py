@@ -81,13 +81,14 @@ def test_log_into_an_active_or_given_run_with_intervals(tracking):
     assert names == {"tether/eval.json", "tether/gap.json"}
 
 
-def test_report_mlflow_flag_logs_html_json_twin_and_section_numbers(tracking, tmp_path):
+def test_report_mlflow_flag_logs_html_json_twin_and_section_numbers(tracking, tmp_path,
+                                                                    save_json):
     path = tmp_path / "s.duckdb"
     with Store(path) as s:
         s.ingest("real", [{"text": f"real {i}", "label": "x"} for i in range(5)],
                  origin="real", label_origin="real")
-        s.save_audit("mirage", {"c2st_auc": 0.9, "auc_ci": [0.85, 0.95]},
-                     {"real": "real", "synthetic": "real"})
+        save_json(s, "mirage", {"c2st_auc": 0.9, "auc_ci": [0.85, 0.95]},
+                  {"real": "real", "synthetic": "real"})
     from tether.cli import app
 
     out = CliRunner().invoke(app, ["report", "--out", str(tmp_path / "r.html"), "--mlflow",

@@ -30,6 +30,7 @@ import pytest
 from matplotlib import image as mpimg
 
 from tether import Store
+from tether.policy import parse_policy
 from tether.report import build_report, write_report
 from tether.results import KINDS
 
@@ -139,7 +140,7 @@ def test_every_section_heading_is_in_the_dom_and_no_request_is_made(report_file,
         dom = chromium(tmp_path, f"--log-net-log={log}", "--dump-dom", page).stdout
     headings = [html.unescape(re.sub(r"<[^>]+>", " ", h))
                 for h in re.findall(r"<h2>(.*?)</h2>", dom, flags=re.S)]
-    assert len(headings) == len(titles) == 1 + len(KINDS)
+    assert len(headings) == len(titles) == 2 + len(KINDS)  # summary, provenance, kinds
     for title, heading in zip(titles, headings):
         assert title in heading
     assert dom.count("<svg") >= 15
@@ -163,3 +164,137 @@ def test_screenshot_is_not_blank(report_file, tmp_path):
     assert (pixels[:150] < 0.2).all(axis=-1).mean() > 0.3
     blue = (pixels[..., 2] > 0.8) & (pixels[..., 0] < 0.3) & (pixels[..., 1] < 0.5)
     assert blue.sum() > 2000
+
+
+GATE = 'max_synthetic_share = 0.5\n[[mirage]]\nreal = "train"\nsynthetic = "synthetic"\nmax_auc = 0.8'
+
+
+@pytest.fixture(scope="module")
+def gated_file(report_store, tmp_path_factory) -> tuple[Path, dict]:
+    """The report with a policy gate, and its JSON twin."""
+    out = tmp_path_factory.mktemp("chromium-gated")
+    with Store(report_store) as store:
+        report = build_report(store, policy=parse_policy(GATE, "tether.toml"))
+    path = write_report(report, out / "report.html", out / "report.json")
+    return path, json.loads((out / "report.json").read_text(encoding="utf-8"))
+
+
+def test_summary_is_first_and_every_verdict_badge_matches_the_json_twin(gated_file, tmp_path):
+    """Rendered by Chromium (served without its CSP, with a net log): the summary is the first
+    section, each heading's badge and each row of the verdict table carry the twin's level,
+    and the page still asks for nothing but itself."""
+    path, twin = gated_file
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "report.html").write_text(CSP.sub("", path.read_text(encoding="utf-8")),
+                                      encoding="utf-8")
+    log = tmp_path / "net.json"
+    with serve(site) as (root, asked):
+        page = f"{root}/report.html"
+        dom = chromium(tmp_path, f"--log-net-log={log}", "--dump-dom", page).stdout
+    sections = twin["sections"]
+    keys = [s["key"] for s in sections]
+    ids = re.findall(r'<section class="card[^"]*" id="([^"]+)"', dom)
+    assert ids[:2] == ["summary", "policy"] and [i for i in ids if i in keys] == keys
+    heading = dict(re.findall(r'<section class="card[^"]*" id="([^"]+)">\s*<h2>.*?'
+                              r'data-level="([^"]+)"', dom, flags=re.S))
+    assert {k: heading[k] for k in keys} == {s["key"]: s["level"] for s in sections}
+    assert heading["summary"] == "fail" and heading["mirage"] == "fail"
+    table = dom.split("Every verdict, worst first</h3>")[1].split("</table>")[0]
+    rows = [r for r in re.findall(r"<tr>(.*?)</tr>", table, flags=re.S) if "<td" in r]
+    verdicts = sections[0]["verdicts"]
+    assert len(rows) == len(verdicts) == sum(len(s["verdicts"]) for s in sections[1:])
+    for row, verdict in zip(rows, verdicts):
+        assert re.search(r'data-level="([^"]+)"', row).group(1) == verdict["level"]
+        cells = [html.unescape(re.sub(r"<[^>]+>", "", c))
+                 for c in re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S)]
+        assert cells[2:] == [verdict["finding"], verdict["rule"]]
+    policy = dom.split('id="policy"')[1].split("</section>")[0]
+    assert re.findall(r'<td><span class="badge \w+" data-level="(\w+)"', policy) == \
+        [v["level"] for v in sections[1]["verdicts"]]
+    requests = page_requests(log, SITE)
+    assert page in requests
+    assert [u for u in requests if u not in (page, f"{root}/favicon.ico")] == []
+    assert [p for p in asked if p != "/favicon.ico"] == ["/report.html"]
+
+
+def test_first_screen_shows_the_failures(gated_file, tmp_path):
+    """The first screen (1280×900) is where a skimming reader decides: the failing verdicts'
+    red (the summary card's border, the fail badges and action boxes) must be on it."""
+    path, _ = gated_file
+    shot = tmp_path / "first.png"
+    chromium(tmp_path, f"--screenshot={shot}", "--window-size=1280,900", path.as_uri())
+    pixels = (mpimg.imread(shot)[..., :3] * 255).astype(int)
+    red = ((abs(pixels[..., 0] - 220) < 12) & (abs(pixels[..., 1] - 38) < 12)
+           & (abs(pixels[..., 2] - 38) < 12))  # --bad, #dc2626
+    pink = (pixels[..., 0] > 250) & (abs(pixels[..., 1] - 226) < 6) & (abs(pixels[..., 2] - 226) < 6)
+    assert red.sum() > 2000  # the summary card's 5-pixel red border alone is ~3,000
+    assert pink.sum() > 300  # fail badges (#fee2e2)
+
+
+#: Run in the page (served without its CSP, so that this probe may run): click the first link
+#: to a record, then filter the sample browser; the outcome lands in ``data-probe`` on <body>.
+#: (Smooth scrolling is turned off: headless Chromium's virtual time does not animate it.)
+PROBE = """<style>html { scroll-behavior: auto !important; }</style><script>
+window.addEventListener("load", function () {
+  var out = {};
+  var link = document.querySelector("#overlap a.rec");
+  out.href = link.getAttribute("href");
+  link.click();
+  setTimeout(function () {
+    var t = document.querySelector(":target"), box = t && t.getBoundingClientRect();
+    out.target = t && t.id;
+    out.open = !!(t && t.closest("details") && t.closest("details").open);
+    out.visible = !!box && box.height > 0 && box.top >= 0 && box.top < window.innerHeight;
+    var select = document.querySelector("[data-browser] select[name=dataset]");
+    select.value = "synthetic";
+    select.dispatchEvent(new Event("change", {bubbles: true}));
+    var rows = document.querySelectorAll("[data-browser] tbody tr");
+    out.shown = Array.prototype.filter.call(rows, function (r) { return r.offsetParent !== null; }).length;
+    out.rows = rows.length;
+    out.count = document.querySelector("[data-count]").textContent;
+    document.body.setAttribute("data-probe", JSON.stringify(out));
+  }, 300);
+});
+</script>"""
+
+
+def _probe(dom: str) -> dict:
+    found = re.search(r'data-probe="([^"]*)"', dom)
+    assert found, "the probe did not run"
+    return json.loads(html.unescape(found.group(1)))
+
+
+@pytest.fixture(scope="module")
+def records(report_store):
+    with Store(report_store) as store:
+        return build_report(store).records
+
+
+def test_clicking_an_id_targets_its_record_and_the_filters_work(report_file, records, tmp_path):
+    path, _ = report_file
+    site = tmp_path / "site"
+    site.mkdir()
+    text = CSP.sub("", path.read_text(encoding="utf-8")).replace("</body>", PROBE + "</body>")
+    (site / "report.html").write_text(text, encoding="utf-8")
+    with serve(site) as (root, _):
+        dom = chromium(tmp_path, "--window-size=1280,900", "--virtual-time-budget=5000",
+                       "--dump-dom", f"{root}/report.html").stdout
+    probe = _probe(dom)
+    assert probe["href"].startswith("#rec-") and probe["target"] == probe["href"][1:]
+    assert probe["open"] and probe["visible"], json.dumps(probe)  # the folded record opened and is on screen
+    synthetic = sum(r["dataset"] == "synthetic" for r in records)
+    assert 0 < synthetic < len(records) == probe["rows"]
+    assert probe["shown"] == synthetic
+    assert probe["count"] == f"{synthetic} of {len(records)} shown"
+
+
+def test_the_browser_script_runs_under_the_pages_own_csp(report_file, tmp_path):
+    """The page as written (with its Content-Security-Policy): the inline script is allowed by
+    its hash, so the filters appear and count the rows; a blocked script would leave them hidden."""
+    path, _ = report_file
+    dom = chromium(tmp_path, "--virtual-time-budget=3000", "--dump-dom", path.as_uri()).stdout
+    form = re.search(r'<form class="filters"[^>]*>', dom).group(0)
+    assert "hidden" not in form
+    rows = len(re.findall(r"<tr data-dataset=", dom))
+    assert f"{rows} of {rows} shown" in dom and rows > 0

@@ -14,7 +14,7 @@ from tether.report import build_report, render_html, write_report
 from tether.report.views._blocks import fmt_num as _num
 from tether.results import KINDS
 
-ORDER = ["provenance", "mirage", "coverage", "overlap", "labels", "generator", "diversity",
+ORDER = ["summary", "provenance", "mirage", "coverage", "overlap", "labels", "generator", "diversity",
          "faithfulness", "style", "eval", "estimate", "sweep", "sensitivity"]
 #: Kinds the fixture fills by calling the real library functions.
 FROM_REAL_FUNCTIONS = {"mirage", "coverage", "overlap", "labels", "generator", "diversity",
@@ -41,9 +41,10 @@ def text_of(page: str) -> str:
 
 
 def test_sections_in_order_with_results_from_the_real_functions(report):
-    assert [s.key for s in report.sections] == ORDER == ["provenance", *(k.name for k in KINDS)]
+    assert [s.key for s in report.sections] == ORDER == ["summary", "provenance",
+                                                         *(k.name for k in KINDS)]
     assert {s.key: s.status for s in report.sections} == {k: "ok" for k in ORDER}
-    assert {s.key for s in report.sections[1:]} == FROM_REAL_FUNCTIONS
+    assert {s.key for s in report.sections[2:]} == FROM_REAL_FUNCTIONS
 
 
 def test_sections_not_run_say_so_and_show_the_command_with_real_names(report_store, tmp_path):
@@ -53,7 +54,7 @@ def test_sections_not_run_say_so_and_show_the_command_with_real_names(report_sto
             store.ingest(name, full.table(name).drop_columns(
                 ["config_hash", "generation", "content_hash", "run_id", "created_at"]))
         report = build_report(store)
-    assert {s.status for s in report.sections[1:]} == {"not_run"}
+    assert {s.status for s in report.sections[2:]} == {"not_run"}
     assert report.section("diversity").command == "tether audit diversity --dataset synthetic"
     assert report.section("mirage").command == \
         "tether audit mirage --real train --synthetic synthetic"
@@ -89,7 +90,9 @@ def test_json_twin_carries_every_number_shown(report, page):
 
 
 def test_page_is_self_contained(page):
-    assert "<script" not in page.lower() and "<link" not in page.lower()
+    # one inline script (the sample browser's filters), allowed by its hash, none from a file
+    assert re.findall(r"<script[^>]*>", page, flags=re.I) == ["<script>"]
+    assert "<link" not in page.lower()
     assert not re.search(r"@import|@font-face|url\((?!#)", page)
     assert not re.search(r"""\b(?:src|href|action|poster|srcset)\s*=\s*["']?(?!#)[a-z]+:""",
                          page, flags=re.I)
@@ -113,18 +116,19 @@ def test_empty_store_renders_with_every_section_not_run(tmp_path):
     with Store(tmp_path / "s.duckdb") as store:
         report = build_report(store)
     assert report.section("provenance").status == "empty"
-    assert all(s.status == "not_run" for s in report.sections[1:])
+    assert all(s.status == "not_run" for s in report.sections[2:])
     assert report.section("mirage").command == \
         "tether audit mirage --real REAL --synthetic SYNTHETIC"
     assert "The store holds no datasets yet." in text_of(render_html(report))
 
 
-def test_missing_required_key_shows_incomplete_and_missing_optional_keys_do_not(tmp_path):
+def test_missing_required_key_shows_incomplete_and_missing_optional_keys_do_not(tmp_path,
+                                                                                 save_json):
     with Store(tmp_path / "s.duckdb") as store:
-        store.save_audit("mirage", {"c2st_auc": 0.71, "auc_ci": [0.66, 0.76]},
-                         {"real": "a", "synthetic": "b"})
-        store.save_audit("sweep", {"mode": "replace"})
-        store.save_audit("generator", {"accuracy": 0.9, "accuracy_ci": [0.85, 0.94],
+        save_json(store, "mirage", {"c2st_auc": 0.71, "auc_ci": [0.66, 0.76]},
+                  {"real": "a", "synthetic": "b"})
+        save_json(store, "sweep", {"mode": "replace"})
+        save_json(store, "generator", {"accuracy": 0.9, "accuracy_ci": [0.85, 0.94],
                                        "confusion": "not a matrix"})
         report = build_report(store)
         page = render_html(report)
@@ -137,7 +141,7 @@ def test_missing_required_key_shows_incomplete_and_missing_optional_keys_do_not(
     assert "Incomplete result: could not read" in text  # wrong shape: the section, not the page
 
 
-def test_results_without_optional_keys_render(tmp_path):
+def test_results_without_optional_keys_render(tmp_path, save_json):
     """Only the required keys of each audit: every optional part is left out, nothing breaks."""
     minimal = {"coverage": {"precision": 0.8, "recall": 0.4},
                "overlap": {"contaminated_eval": 0, "eval_count": 50},
@@ -157,10 +161,10 @@ def test_results_without_optional_keys_render(tmp_path):
                                "generated": {"accuracy": {"mean": 0.85}}}}
     with Store(tmp_path / "s.duckdb") as store:
         for kind, result in minimal.items():
-            store.save_audit(kind, result)
+            save_json(store, kind, result)
         report = build_report(store)
         text = text_of(render_html(report))
-    assert all(s.status == "ok" for s in report.sections[2:])
+    assert all(s.status == "ok" for s in report.sections[3:])  # summary, provenance, mirage
     assert "Incomplete" not in text
     assert "precision 0.800" in text and "label flips 10.0%" in text
 

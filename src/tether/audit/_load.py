@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from functools import cached_property
@@ -25,6 +26,8 @@ import numpy as np
 import pyarrow as pa
 
 from tether.errors import InputError, NotFoundError
+from tether.results import decode_fields
+from tether.stats import Interval
 from tether.store import Store
 
 TURNS = ("user", "assistant", "all")
@@ -196,3 +199,52 @@ def load_pair(store: Store, real: str, synthetic: str, *, field: str = "text",
                 load_side(store, synthetic, "synthetic", field=field, turns=turns))
     return (load_side(store, real, field=field, turns=turns),
             load_side(store, synthetic, field=field, turns=turns))
+
+
+def plain(value: Any) -> Any:
+    """The JSON form of a result: a dataclass as the dict of its fields, nested values by their
+    own ``to_dict()`` (an :class:`~tether.stats.Interval` as ``[lo, hi]``) or else the same way,
+    tuples as lists (what an audit's ``to_dict`` gives; :func:`dataclasses.asdict` would spell an
+    interval out as a dict).
+
+    >>> plain({"ci": Interval(0.1, float("nan")), "n": (1, 2)})
+    {'ci': [0.1, None], 'n': [1, 2]}
+    """
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    return _plain(value)
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "to_dict") and not isinstance(value, type):
+        return value.to_dict()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return plain(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def made_by(method: str, level: float = 0.95) -> dict[str, Any]:
+    """The metadata of a dataclass field holding an :class:`~tether.stats.Interval` made by
+    ``method`` at ``level`` (``field(metadata=made_by("wilson"))``): its JSON keeps only the
+    bounds, :func:`from_json` restores the rest."""
+    return {"interval": (level, method)}
+
+
+def from_json(cls: type[Any], data: Any) -> Any:
+    """The dataclass ``cls`` from its JSON form (:func:`tether.results.decode_fields`), each
+    interval field marked :func:`made_by` with its level and method (a result's ``from_dict``).
+
+    >>> @dataclass(frozen=True)
+    ... class Share:
+    ...     ci: Interval = dataclasses.field(metadata=made_by("wilson"))
+    >>> from_json(Share, {"ci": [0.1, None]}).ci
+    Interval(lo=0.1, hi=nan, level=0.95, method='wilson')
+    """
+    restored = {f.name: Interval.from_dict(data[f.name], *f.metadata["interval"])
+                for f in dataclasses.fields(cls)
+                if "interval" in f.metadata and data.get(f.name) is not None}
+    return decode_fields(cls, {**data, **restored})

@@ -29,17 +29,17 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 from sklearn.cluster import KMeans
 
-from tether.audit._load import field_params, load_pair
-from tether.audit._stats import wilson
+from tether.audit._load import field_params, from_json, load_pair, made_by, plain
 from tether.audit.features import embed, small_blas
 from tether.errors import InputError
 from tether.results import Result
+from tether.stats import NAN_INTERVAL, Interval, wilson
 from tether.store import Store
 
 
@@ -67,9 +67,11 @@ class Mode:
     cluster: int
     size: int
     reached: float
-    reached_ci: list[float]
+    reached_ci: Interval = field(metadata=made_by("wilson"))
     label: str | None
     examples: list[str]
+
+    from_dict = classmethod(from_json)
 
 
 @dataclass(frozen=True)
@@ -77,9 +79,9 @@ class CoverageResult(Result):
     """The coverage audit. ``to_dict()`` is the ``tether audit coverage --json`` contract."""
 
     precision: float
-    precision_ci: list[float]
+    precision_ci: Interval = field(metadata=made_by("wilson"))
     recall: float
-    recall_ci: list[float]
+    recall_ci: Interval = field(metadata=made_by("wilson"))
     by_label: dict[str, dict[str, Any]]
     uncovered_real: list[Mode]
     modes: list[Mode]
@@ -89,16 +91,19 @@ class CoverageResult(Result):
     method: str
     field: str = "text"
 
+    from_dict = classmethod(from_json)
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return plain(self)
 
 
 def _precision_recall(real: np.ndarray, synthetic: np.ndarray, k: int) -> dict[str, Any]:
     d_rr, d_sr = _distances(real, real), _distances(synthetic, real)
     in_real = _inside(d_sr, _radii(d_rr, k))
     in_syn = _inside(d_sr.T, _radii(_distances(synthetic, synthetic), k))
-    return {"precision": float(in_real.mean()), "precision_ci": wilson(in_real.sum(), in_real.size),
-            "recall": float(in_syn.mean()), "recall_ci": wilson(in_syn.sum(), in_syn.size),
+    return {"precision": float(in_real.mean()),
+            "precision_ci": wilson(int(in_real.sum()), in_real.size),
+            "recall": float(in_syn.mean()), "recall_ci": wilson(int(in_syn.sum()), in_syn.size),
             "d_sr": d_sr, "d_rr": d_rr}
 
 
@@ -163,8 +168,8 @@ def _coverage_points(real: np.ndarray, synthetic: np.ndarray, rid: np.ndarray, r
                 "n_real": int(r.sum()), "n_synthetic": int(s.sum())}
     for label in sorted(real_names - set(by_label)):
         n_syn_label = int((slab.astype(str) == label).sum())
-        by_label[label] = {"precision": None, "precision_ci": [None, None],
-                           "recall": None if n_syn_label else 0.0, "recall_ci": [None, None],
+        by_label[label] = {"precision": None, "precision_ci": NAN_INTERVAL,
+                           "recall": None if n_syn_label else 0.0, "recall_ci": NAN_INTERVAL,
                            "n_real": int((rlab.astype(str) == label).sum()),
                            "n_synthetic": n_syn_label}
 

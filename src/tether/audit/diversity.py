@@ -26,18 +26,18 @@ from __future__ import annotations
 import zlib
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 
-from tether.audit._load import field_name, field_params, field_table
-from tether.audit._stats import percentile_interval
+from tether.audit._load import field_name, field_params, field_table, plain
 from tether.audit.features import svd_embedding
 from tether.audit.profile import tokens
 from tether.errors import InputError
 from tether.results import Result
+from tether.stats import percentile
 from tether.store import Store
 
 METRICS = ("distinct_1", "distinct_2", "compression_ratio", "tail_mass", "spread")
@@ -45,7 +45,8 @@ METRICS = ("distinct_1", "distinct_2", "compression_ratio", "tail_mass", "spread
 
 @dataclass(frozen=True)
 class GroupDiversity:
-    """The metrics of one group: ``{metric: {"value", "ci"}}`` over ``tokens``-token draws."""
+    """The metrics of one group: ``{metric: {"value", "ci"}}`` over ``tokens``-token draws
+    (``ci`` a percentile :class:`~tether.stats.Interval` over the draws)."""
 
     group: str
     n: int
@@ -65,10 +66,7 @@ class DiversityResult(Result):
     field: str = "text"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"by_generation": [asdict(g) for g in self.by_generation],
-                "by_generator": [asdict(g) for g in self.by_generator],
-                "over_time": [asdict(g) for g in self.over_time],
-                "warnings": list(self.warnings), "method": self.method, "field": self.field}
+        return plain(self)
 
 
 def _draw_metrics(toks: list[list[str]], Z: np.ndarray, budget: int,
@@ -113,7 +111,7 @@ def _grouping(keys: Sequence[str], toks: list[list[str]], Z: np.ndarray,
         runs = [_draw_metrics([toks[i] for i in idx], Z[idx], size,
                               top_k, spread_sample, rng) for _ in range(draws)]
         metrics = {m: {"value": float(np.nanmean([r[m] for r in runs])),
-                       "ci": percentile_interval([r[m] for r in runs])} for m in METRICS}
+                       "ci": percentile([r[m] for r in runs])} for m in METRICS}
         out.append(GroupDiversity(group=g, n=len(idx), tokens=size, metrics=metrics))
     return out
 

@@ -20,16 +20,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from tether.audit._load import field_name, field_params, field_table, field_texts
-from tether.audit._stats import finite, mean_interval, wilson
+from tether.audit._load import (
+    field_name,
+    field_params,
+    field_table,
+    field_texts,
+    from_json,
+    made_by,
+    plain,
+)
 from tether.errors import InputError
 from tether.results import Result
+from tether.stats import Interval, finite, mean_interval, wilson
 from tether.store import Store
 from tether.students import default_text_classifier
 
@@ -43,9 +51,11 @@ class FlipStats:
     n: int
     flips: int
     flip_rate: float
-    flip_ci: list[float]
+    flip_ci: Interval = field(metadata=made_by("wilson"))
     similarity: float | None
-    similarity_ci: list[float | None]
+    similarity_ci: Interval = field(metadata=made_by("normal"))
+
+    from_dict = classmethod(from_json)
 
 
 @dataclass(frozen=True)
@@ -56,9 +66,9 @@ class FaithfulnessResult(Result):
     n_children: int
     flips: int
     flip_rate: float
-    flip_ci: list[float]
+    flip_ci: Interval = field(metadata=made_by("wilson"))
     similarity: float | None
-    similarity_ci: list[float | None]
+    similarity_ci: Interval = field(metadata=made_by("normal"))
     by_generator: dict[str, FlipStats]
     by_operation: dict[str, FlipStats]
     worst: list[dict[str, Any]]
@@ -66,8 +76,10 @@ class FaithfulnessResult(Result):
     method: str
     field: str = "text"
 
+    from_dict = classmethod(from_json)
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return plain(self)
 
 
 def _stats(flipped: np.ndarray, sim: np.ndarray) -> FlipStats:
@@ -75,7 +87,7 @@ def _stats(flipped: np.ndarray, sim: np.ndarray) -> FlipStats:
     return FlipStats(n=int(flipped.size), flips=int(flipped.sum()),
                      flip_rate=float(flipped.mean()) if flipped.size else float("nan"),
                      flip_ci=wilson(int(flipped.sum()), flipped.size), similarity=finite(mean),
-                     similarity_ci=[finite(x) for x in ci])
+                     similarity_ci=ci)
 
 
 def _by(keys: Sequence[str], flipped: np.ndarray, sim: np.ndarray) -> dict[str, FlipStats]:

@@ -24,11 +24,12 @@ Example (the demo's diversity section; BBC News seeds):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from tether.audit._load import plain
 from tether.audit.coverage import coverage
 from tether.audit.diversity import METRICS, diversity
 from tether.errors import InputError
@@ -58,7 +59,7 @@ class FeedbackLoopResult:
     warnings: list[str]
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return plain(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FeedbackLoopResult:

@@ -50,19 +50,19 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-
 import scipy.sparse as sp
-from threadpoolctl import threadpool_limits
 from scipy.stats import chi2, hypergeom, poisson
+from threadpoolctl import threadpool_limits
 
-from tether.audit._stats import percentile_interval, wilson
+from tether.audit._load import from_json, made_by, plain
 from tether.audit.features import embed
 from tether.errors import InputError
 from tether.results import Result
+from tether.stats import Interval, percentile, wilson
 from tether.store import Store
 
 _SENTENCE_END = re.compile(r"[.!?]+(?:\s|$)")
@@ -76,19 +76,19 @@ class GeneratorAuditResult(Result):
     n: int
     labels: list[str]
     accuracy: float
-    accuracy_ci: list[float]
+    accuracy_ci: Interval = field(metadata=made_by("wilson"))
     confusion: dict[str, Any]
     per_class: dict[str, dict[str, Any]]
     label_skew: dict[str, Any]
     errors: int
     systematic_share: float
-    systematic_share_ci: list[float]
+    systematic_share_ci: Interval = field(metadata=made_by("percentile"))
     slice_share: float
-    slice_share_ci: list[float]
+    slice_share_ci: Interval = field(metadata=made_by("percentile"))
     confusion_share: float
-    confusion_share_ci: list[float]
+    confusion_share_ci: Interval = field(metadata=made_by("percentile"))
     hard_error_rate: float
-    hard_error_rate_ci: list[float]
+    hard_error_rate_ci: Interval = field(metadata=made_by("percentile"))
     slices: list[dict[str, Any]]
     slices_tested: int
     systematic_cells: list[dict[str, Any]]
@@ -98,8 +98,10 @@ class GeneratorAuditResult(Result):
     matched_by: dict[str, int]
     method: str
 
+    from_dict = classmethod(from_json)
+
     def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+        return plain(self)
 
 
 def _uniform_share(conf: np.ndarray) -> np.ndarray:
@@ -295,10 +297,10 @@ def _label_skew(conf: np.ndarray, draws: np.ndarray, labels: list[str]) -> dict[
         "labels": labels,
         "real": (conf.sum(axis=1) / n).tolist(),
         "generated": (conf.sum(axis=0) / n).tolist(),
-        "tvd": float(tvd), "tvd_ci": percentile_interval(tvd_b),
+        "tvd": float(tvd), "tvd_ci": percentile(tvd_b),
         "balance_real": float(_entropy(conf.sum(axis=1) / n)),
         "balance_generated": float(_entropy(conf.sum(axis=0) / n)),
-        "balance_difference": float(balance), "balance_difference_ci": percentile_interval(balance_b),
+        "balance_difference": float(balance), "balance_difference_ci": percentile(balance_b),
         "statistic": stat, "df": df, "p_value": p,
         "method": ("total variation distance and normalised-entropy difference (generated − real) "
                    "with paired percentile bootstrap intervals; Stuart–Maxwell test of marginal "
@@ -343,11 +345,11 @@ def _answers(real: Sequence[str | None], made: Sequence[str | None], n_boot: int
         a, b = real_style[name], made_style[name]
         entry = {"real": float(a.mean()), "generated": float(b.mean()),
                  "difference": float(b.mean() - a.mean()),
-                 "difference_ci": percentile_interval(b[idx].mean(axis=1) - a[idx].mean(axis=1))}
+                 "difference_ci": percentile(b[idx].mean(axis=1) - a[idx].mean(axis=1))}
         if name == "words":
             ratio_b = b[idx].mean(axis=1) / np.maximum(a[idx].mean(axis=1), 1e-12)
             entry["ratio"] = float(b.mean() / a.mean()) if a.mean() else None
-            entry["ratio_ci"] = percentile_interval(ratio_b)
+            entry["ratio_ci"] = percentile(ratio_b)
         out[name] = entry
     out["length_ratio"] = out["words"]["ratio"]
     out["length_ratio_ci"] = out["words"]["ratio_ci"]
@@ -477,11 +479,11 @@ def generator_audit(
                    "columns": "generated"},
         per_class=_per_class(conf, labels),
         label_skew=_label_skew(conf, draws, labels),
-        errors=errors, systematic_share=share, systematic_share_ci=percentile_interval(boot_share),
-        slice_share=slice_share, slice_share_ci=percentile_interval(boot_slice),
-        confusion_share=confusion_share, confusion_share_ci=percentile_interval(boot_confusion),
+        errors=errors, systematic_share=share, systematic_share_ci=percentile(boot_share),
+        slice_share=slice_share, slice_share_ci=percentile(boot_slice),
+        confusion_share=confusion_share, confusion_share_ci=percentile(boot_confusion),
         hard_error_rate=(1 - share) * errors / n,
-        hard_error_rate_ci=percentile_interval(boot_hard),
+        hard_error_rate_ci=percentile(boot_hard),
         slices=[bias_slice(a) for a in np.argsort(p_slice, kind="stable")
                 if p_adjusted[a] < alpha],
         slices_tested=len(found),

@@ -23,7 +23,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -34,11 +34,18 @@ from sklearn.base import BaseEstimator
 from sklearn.linear_model import SGDClassifier
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-from tether.audit._load import field_name, field_params, field_table
-from tether.audit._stats import wilson
+from tether.audit._load import (
+    field_name,
+    field_params,
+    field_table,
+    from_json,
+    made_by,
+    plain,
+)
 from tether.audit.features import ngram_matrix
 from tether.errors import InputError
 from tether.results import Result
+from tether.stats import Interval, wilson
 from tether.store import Store
 from tether.students import fresh
 
@@ -59,15 +66,17 @@ class LabelIssuesResult(Result):
     n: int
     issue_count: int
     issue_rate: float
-    issue_rate_ci: list[float]
+    issue_rate_ci: Interval = field(metadata=made_by("wilson"))
     by_label_origin: dict[str, dict[str, Any]]
     by_generator: dict[str, dict[str, Any]]
     classes: list[str]
     method: str
     field: str = "text"
 
+    from_dict = classmethod(from_json)
+
     def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+        return plain(self)
 
 
 def out_of_fold_probs(texts: Sequence[str], labels: Sequence[str], *,

@@ -48,12 +48,12 @@ from scipy import linalg, stats
 from sklearn.linear_model import SGDClassifier
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
-from tether.audit._load import field_params, load_pair
-from tether.audit._stats import auc_interval, delong
+from tether.audit._load import field_params, from_json, load_pair, made_by
 from tether.audit.features import embed, ngram_matrix, ngram_names, small_blas
 from tether.audit.profile import ProfileComparison, compare_arrays, compare_profiles
 from tether.errors import InputError
 from tether.results import Result
+from tether.stats import Interval, auc_interval, delong
 from tether.store import Store
 
 Progress = Callable[[int, int], None]
@@ -66,7 +66,7 @@ class C2ST:
     and the classifier's mean weights per feature."""
 
     auc: float
-    auc_ci: list[float]
+    auc_ci: Interval
     p_value: float
     p_delong: float
     permutations: int
@@ -231,7 +231,7 @@ class MirageResult(Result):
     """The mirage audit. ``to_dict()`` is the ``tether audit mirage --json`` contract."""
 
     c2st_auc: float
-    auc_ci: list[float]
+    auc_ci: Interval = field(metadata=made_by("delong"))
     p_value: float
     p_value_delong: float
     n_real: int
@@ -246,8 +246,10 @@ class MirageResult(Result):
     warnings: tuple[str, ...] = ()
     field: str = "text"
 
+    from_dict = classmethod(from_json)
+
     def to_dict(self) -> dict[str, Any]:
-        return {"c2st_auc": self.c2st_auc, "auc_ci": list(self.auc_ci), "p_value": self.p_value,
+        return {"c2st_auc": self.c2st_auc, "auc_ci": self.auc_ci.to_dict(), "p_value": self.p_value,
                 "p_value_delong": self.p_value_delong, "n_real": self.n_real,
                 "n_synthetic": self.n_synthetic, "top_features": self.top_features,
                 "most_synthetic": self.most_synthetic,

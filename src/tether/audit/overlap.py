@@ -41,10 +41,17 @@ import scipy.sparse as sp
 from scipy import stats
 
 from tether.audit import minhash
-from tether.audit._load import field_name, field_params, field_table
-from tether.audit._stats import percentile_interval, wilson
+from tether.audit._load import (
+    field_name,
+    field_params,
+    field_table,
+    from_json,
+    made_by,
+    plain,
+)
 from tether.errors import InputError
 from tether.results import Result
+from tether.stats import Interval, percentile, wilson
 from tether.store import Store
 
 Progress = Callable[[int, int], None]
@@ -66,19 +73,21 @@ class MemorizationResult:
     synthetic_median: float
     holdout_median: float
     median_difference: float
-    median_difference_ci: list[float]
+    median_difference_ci: Interval = field(metadata=made_by("percentile"))
     u_statistic: float
     p_value: float
     copy_threshold: float
     copy_share_synthetic: float
-    copy_share_synthetic_ci: list[float]
+    copy_share_synthetic_ci: Interval = field(metadata=made_by("wilson"))
     copy_share_holdout: float
-    copy_share_holdout_ci: list[float]
+    copy_share_holdout_ci: Interval = field(metadata=made_by("wilson"))
     copied: bool
     method: str
 
+    from_dict = classmethod(from_json)
+
     def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+        return plain(self)
 
 
 @dataclass(frozen=True)
@@ -106,7 +115,7 @@ class OverlapResult(Result):
     near_duplicate_eval: int
     ngram_eval: int
     contamination_rate: float
-    contamination_ci: list[float] | None
+    contamination_ci: Interval | None = field(metadata=made_by("wilson"))
     threshold: float
     bands: int
     rows: int
@@ -116,10 +125,12 @@ class OverlapResult(Result):
     memorization: MemorizationResult | None = field(default=None)
     field: str = "text"
 
+    from_dict = classmethod(from_json)
+
     def to_dict(self) -> dict[str, Any]:
-        out = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "memorization"}
-        if self.memorization is not None:
-            out["memorization"] = self.memorization.to_dict()
+        out = plain(self)
+        if self.memorization is None:
+            del out["memorization"]
         return out
 
 
@@ -352,10 +363,10 @@ def nearest_distances(queries: Sequence[str], reference: Sequence[str], *,
 
 
 def _median_difference_ci(a: np.ndarray, b: np.ndarray, n_boot: int,
-                          rng: np.random.Generator) -> list[float]:
+                          rng: np.random.Generator) -> Interval:
     boot_a = np.median(rng.choice(a, size=(n_boot, a.size)), axis=1)
     boot_b = np.median(rng.choice(b, size=(n_boot, b.size)), axis=1)
-    return percentile_interval(boot_a - boot_b)
+    return percentile(boot_a - boot_b)
 
 
 def memorization(

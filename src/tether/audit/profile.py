@@ -25,7 +25,7 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Collection, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -34,8 +34,9 @@ import pyarrow.compute as pc
 from scipy import optimize, stats
 
 from tether.audit import minhash
-from tether.audit._stats import Z95, delong, finite, mean_interval
+from tether.audit._load import from_json, made_by, plain
 from tether.generate.simulate import english_words, word_list_name
+from tether.stats import Interval, auc_interval, delong, finite, mean_interval
 
 #: statistic -> the direction in which a synthetic side looks cleaner or more regular
 STATS: dict[str, tuple[str, str] | None] = {
@@ -264,20 +265,25 @@ def text_profile(texts: Sequence[str], wordlist: Collection[str] | None = None, 
     return {name: out[name] for name in STATS}
 
 
+CRAMERS_V_METHOD = "noncentral chi-square inversion"
+
+
 @dataclass(frozen=True)
 class StatComparison:
     """One statistic on both sides: means with normal intervals, Cliff's delta (synthetic over
     real) with its DeLong interval, the Mann–Whitney p-value, its BH-adjusted value and a flag."""
 
     real_mean: float | None
-    real_ci: list[float | None]
+    real_ci: Interval = field(metadata=made_by("normal"))
     synthetic_mean: float | None
-    synthetic_ci: list[float | None]
+    synthetic_ci: Interval = field(metadata=made_by("normal"))
     cliffs_delta: float | None
-    delta_ci: list[float | None]
+    delta_ci: Interval = field(metadata=made_by("delong"))
     p_value: float | None
     p_adjusted: float | None
     flag: str | None
+
+    from_dict = classmethod(from_json)
 
 
 @dataclass(frozen=True)
@@ -287,11 +293,13 @@ class LabelComparison:
     real: dict[str, float]
     synthetic: dict[str, float]
     cramers_v: float
-    v_ci: list[float]
+    v_ci: Interval = field(metadata=made_by(CRAMERS_V_METHOD))
     chi2: float
     p_value: float
     p_adjusted: float
     flag: str | None
+
+    from_dict = classmethod(from_json)
 
 
 @dataclass(frozen=True)
@@ -311,8 +319,7 @@ class ProfileComparison:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        return {"stats": {k: asdict(v) for k, v in self.stats.items()},
-                "labels": asdict(self.labels) if self.labels is not None else None,
+        return {"stats": plain(self.stats), "labels": plain(self.labels),
                 "flags": self.flags, "wordlist": self.wordlist, "method": self.method}
 
 
@@ -320,14 +327,15 @@ def _compare(real: np.ndarray, synthetic: np.ndarray) -> tuple[dict[str, Any], f
     r, s = real[np.isfinite(real)], synthetic[np.isfinite(synthetic)]
     rm, rci = mean_interval(r)
     sm, sci = mean_interval(s)
-    out = {"real_mean": finite(rm), "real_ci": [finite(x) for x in rci],
-           "synthetic_mean": finite(sm), "synthetic_ci": [finite(x) for x in sci],
-           "cliffs_delta": None, "delta_ci": [None, None]}
+    out = {"real_mean": finite(rm), "real_ci": rci, "synthetic_mean": finite(sm),
+           "synthetic_ci": sci, "cliffs_delta": None,
+           "delta_ci": Interval(np.nan, np.nan, 0.95, "delong")}
     if r.size < 2 or s.size < 2:
         return out, None
     auc, se = delong(s, r)
     out["cliffs_delta"] = 2 * auc - 1
-    out["delta_ci"] = [max(-1.0, 2 * (auc - Z95 * se) - 1), min(1.0, 2 * (auc + Z95 * se) - 1)]
+    lo, hi = auc_interval(auc, se)
+    out["delta_ci"] = Interval(2 * lo - 1, 2 * hi - 1, 0.95, "delong")
     if np.ptp(np.concatenate([r, s])) == 0:
         return out, 1.0
     return out, float(stats.mannwhitneyu(s, r, alternative="two-sided", method="asymptotic").pvalue)
@@ -347,7 +355,7 @@ def _noncentrality_bound(chi2: float, df: int, prob: float) -> float:
     return float(optimize.brentq(f, 0.0, hi))
 
 
-def cramers_v(table: np.ndarray) -> tuple[float, list[float], float, float]:
+def cramers_v(table: np.ndarray) -> tuple[float, Interval, float, float]:
     """Cramér's V of a contingency table with its interval by inverting the noncentral
     chi-square distribution, the chi-square statistic and its p-value.
 
@@ -358,7 +366,9 @@ def cramers_v(table: np.ndarray) -> tuple[float, list[float], float, float]:
     chi2, p, df, _ = stats.chi2_contingency(table, correction=False)
     scale = table.sum() * (min(table.shape) - 1)
     ci = [float(np.sqrt(_noncentrality_bound(chi2, df, q) / scale)) for q in (0.975, 0.025)]
-    return float(np.sqrt(chi2 / scale)), [min(ci[0], 1.0), min(ci[1], 1.0)], float(chi2), float(p)
+    return (float(np.sqrt(chi2 / scale)),
+            Interval(min(ci[0], 1.0), min(ci[1], 1.0), 0.95, CRAMERS_V_METHOD),
+            float(chi2), float(p))
 
 
 def compare_labels(real: Sequence[Any], synthetic: Sequence[Any]) -> LabelComparison | None:
@@ -438,8 +448,7 @@ def compare_arrays(real: dict[str, np.ndarray], synthetic: dict[str, np.ndarray]
                                    p_adjusted=None if p_adj is None else finite(p_adj), flag=flag)
     if labels is not None:
         p_adj = float(adjusted["labels"])
-        labels = LabelComparison(**{**asdict(labels), "p_adjusted": p_adj,
-                                    "flag": "differs" if p_adj < alpha and labels.cramers_v >= 0.1
-                                    else None})
+        labels = replace(labels, p_adjusted=p_adj,
+                         flag="differs" if p_adj < alpha and labels.cramers_v >= 0.1 else None)
     return ProfileComparison(stats=out, labels=labels, wordlist=wordlist,
                              method=method or _METHOD)

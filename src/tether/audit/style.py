@@ -32,18 +32,18 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tether.audit._load import field_name, load_pair
-from tether.audit._stats import Z95, finite
+from tether.audit._load import field_name, from_json, load_pair, made_by, plain
 from tether.audit.profile import compare_arrays
 from tether.errors import InputError
 from tether.results import Result
+from tether.stats import Z95, Interval, finite, normal
 from tether.store import Store
 
 _HEDGES = ("might", "may", "perhaps", "possibly", "probably", "likely", "unlikely", "it seems",
@@ -179,6 +179,9 @@ def style_features(texts: Sequence[str | None],
     return {k: out[k] for k in FEATURES}
 
 
+RATIO_METHOD = "normal on the log scale (delta method)"
+
+
 @dataclass(frozen=True)
 class StyleFeature:
     """One feature on both sides: means with normal intervals, the synthetic/real ratio of means
@@ -190,20 +193,22 @@ class StyleFeature:
     description: str
     kind: str
     real_mean: float | None
-    real_ci: list[float | None]
+    real_ci: Interval = field(metadata=made_by("normal"))
     synthetic_mean: float | None
-    synthetic_ci: list[float | None]
+    synthetic_ci: Interval = field(metadata=made_by("normal"))
     ratio: float | None
-    ratio_ci: list[float | None]
+    ratio_ci: Interval = field(metadata=made_by(RATIO_METHOD))
     difference: float | None
-    difference_ci: list[float | None]
+    difference_ci: Interval = field(metadata=made_by("normal"))
     cliffs_delta: float | None
-    delta_ci: list[float | None]
+    delta_ci: Interval = field(metadata=made_by("delong"))
     p_value: float | None
     p_adjusted: float | None
     flagged: bool
     finding: str | None
     examples: list[str]
+
+    from_dict = classmethod(from_json)
 
 
 @dataclass(frozen=True)
@@ -226,7 +231,7 @@ class StyleResult(Result):
     method: str
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return plain(self)
 
 
 def _moments(x: np.ndarray) -> tuple[float, float, int]:
@@ -239,13 +244,13 @@ def _ratio_and_difference(real: np.ndarray, synthetic: np.ndarray) -> dict[str, 
     (rm, rv, rn), (sm, sv, sn) = _moments(real), _moments(synthetic)
     diff, se = sm - rm, np.sqrt(sv / sn + rv / rn) if rn > 1 and sn > 1 else np.nan
     out = {"difference": finite(diff),
-           "difference_ci": [finite(diff - Z95 * se), finite(diff + Z95 * se)],
-           "ratio": None, "ratio_ci": [None, None]}
+           "difference_ci": normal(diff, se), "ratio": None,
+           "ratio_ci": Interval(np.nan, np.nan, 0.95, RATIO_METHOD)}
     if rm > 0 and sm > 0:
         log_se = np.sqrt(sv / (sn * sm ** 2) + rv / (rn * rm ** 2))
         out["ratio"] = finite(sm / rm)
-        out["ratio_ci"] = [finite(sm / rm * np.exp(-Z95 * log_se)),
-                           finite(sm / rm * np.exp(Z95 * log_se))]
+        out["ratio_ci"] = Interval(float(sm / rm * np.exp(-Z95 * log_se)),
+                                   float(sm / rm * np.exp(Z95 * log_se)), 0.95, RATIO_METHOD)
     return out
 
 
@@ -285,7 +290,7 @@ def compare_style(real: dict[str, np.ndarray], synthetic: dict[str, np.ndarray],
     cmp = compare_arrays(real, synthetic, alpha=alpha)
     rows: dict[str, StyleFeature] = {}
     for name, stat in cmp.stats.items():
-        row = {**asdict(stat), **_ratio_and_difference(np.asarray(real[name], dtype=float),
+        row = {**vars(stat), **_ratio_and_difference(np.asarray(real[name], dtype=float),
                                                        np.asarray(synthetic[name], dtype=float))}
         flagged = row.pop("flag") is not None
         values = np.asarray(synthetic[name], dtype=float)

@@ -30,7 +30,7 @@ app = typer.Typer(
     name="tether",
     help="Keep synthetic data honest: provenance, mixing, audits and evaluation.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # tether --install-completion / --show-completion SHELL
     pretty_exceptions_enable=False,
 )
 

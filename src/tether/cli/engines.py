@@ -166,6 +166,7 @@ def profile(
         def fmt(x: float | None) -> str:
             return "-" if x is None else f"{x:.4g}"
 
-        table.add_row(name, str(st.n), fmt(st.mean), f"[{fmt(st.mean_ci[0])}, "
-                      f"{fmt(st.mean_ci[1])}]", fmt(st.std), fmt(st.min), fmt(st.max))
+        lo, hi = st.mean_ci.to_dict()  # a bound that is not finite as None
+        table.add_row(name, str(st.n), fmt(st.mean), f"[{fmt(lo)}, {fmt(hi)}]", fmt(st.std),
+                      fmt(st.min), fmt(st.max))
     emit(result, as_json, table)

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 # tether.evaluate.ppi.ESTIMATE_METRICS, copied so that the CLI starts without scipy
 # (tests/cli/test_startup.py checks that they agree)
-ESTIMATE_METRICS = ("mean", "accuracy", "prevalence")
+ESTIMATE_METRICS = ("mean", "accuracy", "prevalence", "pass_rate", "win_rate")
 
 
 def register(app: typer.Typer) -> None:
@@ -129,8 +129,9 @@ def eval_command(
         raise typer.Exit(1)
 
 
-def _estimate_human(result: EstimateResult) -> Table:
-    what = result.metric + (f" of {result.positive!r}" if result.positive else "")
+def _estimate_human(result: EstimateResult) -> Group:
+    what = result.metric + (f" of {result.positive!r}" if result.positive else "") + (
+        f" at >= {result.threshold:g}" if result.threshold is not None else "")
     table = Table(title=f"{what}: {result.n_gold} gold rows, {result.n_unlabelled} unlabelled, "
                         f"{1 - result.alpha:.0%} intervals", title_justify="left", show_edge=False)
     for col in ("method", "estimate", "interval", "effective n"):
@@ -142,7 +143,9 @@ def _estimate_human(result: EstimateResult) -> Table:
                   "-" if eff["ppi"] is None else f"{eff['ppi']:.0f}")
     table.add_row(f"PPI++ (λ={result.lam:.3f})", f"{result.ppi_pp.estimate:.4f}",
                   ci_text(result.ppi_pp.ci), "-" if eff["ppi_pp"] is None else f"{eff['ppi_pp']:.0f}")
-    return table
+    notes = [f"metric: {result.metric} (inferred from the gold labels; choose with --metric)"] \
+        if result.metric_inferred else []
+    return Group(table, *notes)
 
 
 def estimate_command(
@@ -150,10 +153,14 @@ def estimate_command(
         "--gold", help="JSONL of real gold rows: label, prediction[, score].")],
     predicted: Annotated[Path, typer.Option(
         "--predicted", help="JSONL of unlabelled rows: prediction[, score].")],
-    metric: Annotated[str, typer.Option(help=f"{'|'.join(ESTIMATE_METRICS)}.")] = "mean",
+    metric: Annotated[Optional[str], typer.Option(
+        help=f"{'|'.join(ESTIMATE_METRICS)} (default: mean for numeric labels; with --positive, "
+             "prevalence; with --threshold, pass_rate).")] = None,
     alpha: Annotated[float, typer.Option(help="1 - confidence level of the intervals.")] = 0.05,
     positive: Annotated[Optional[str], typer.Option(
         help="The class whose prevalence to estimate.")] = None,
+    threshold: Annotated[Optional[float], typer.Option(
+        help="pass_rate: the lowest passing score.")] = None,
     store: Annotated[Optional[Path], typer.Option(
         "--store", help="Save the result in this store (optional).")] = None,
     mlflow: MlflowOpt = False,
@@ -161,19 +168,26 @@ def estimate_command(
 ) -> None:
     """Estimate a metric on a large unlabelled set from a small gold set: classical, PPI, PPI++.
 
+    mean: truth = label (a person's score); proxy = prediction (a judge's score).
+
+    pass_rate: truth = label >= --threshold; proxy = score (the judge's pass probability) or
+    prediction >= --threshold.
+
+    win_rate: truth = label, the person's preference (A, B or tie); proxy = score (the judge's
+    chance that A wins) or prediction, the judge's preference.
+
     accuracy: truth = label equals prediction; proxy = score, the model's chance of being right.
 
     prevalence: truth = label is --positive; proxy = score (its probability) or prediction.
 
-    mean: truth = label; proxy = prediction (both numbers).
-
-    Example: tether estimate --gold gold.jsonl --predicted rest.jsonl --metric accuracy --json
+    Example: tether estimate --gold gold.jsonl --predicted rest.jsonl --metric pass_rate
+    --threshold 4 --json
     """
     from tether.evaluate.ppi import estimate
+    options = {"metric": metric, "alpha": alpha, "positive": positive, "threshold": threshold}
     if store is None:
-        result = estimate(gold, predicted, metric=metric, alpha=alpha, positive=positive)
+        result = estimate(gold, predicted, **options)
     else:
         with Store(store) as s:
-            result = estimate(gold, predicted, metric=metric, alpha=alpha, positive=positive,
-                              store=s)
+            result = estimate(gold, predicted, **options, store=s)
     emit(result, as_json, _estimate_human(result), mlflow=mlflow)

@@ -1,10 +1,11 @@
 """The heavy transforms as batch functions: generators (rule perturbations, simulated users,
 any :class:`~tether.generate.base.Generator`), MinHash signatures and profile statistics.
 
-Generator output carries every provenance column, with ``content_hash`` and ``id`` derived by
-the very SQL expression the store's ingest uses (:func:`tether.store.content_hash_sql`, run by
-an in-process DuckDB over the Arrow batch), so a Parquet folder written here ingests into a
-store with the same hashes and ids, or stays outside it with its provenance intact.
+Generator output carries every provenance column, with ``content_hash`` and ``id`` derived as
+the store's ingest derives them (:func:`tether.store.content_hashes` and
+:func:`tether.store.derived_ids`, the same SQL over the Arrow batch), so a Parquet folder written
+here ingests into a store with the same hashes and ids, or stays outside it with its provenance
+intact.
 
 Example:
     >>> import pyarrow as pa
@@ -16,19 +17,16 @@ Example:
 
 from __future__ import annotations
 
-import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from tether.audit import minhash
-from tether.audit._stats import Z95, finite
 from tether.audit.profile import STATS, text_profile
 from tether.engines.base import Aggregate, Batch, Transform, require_columns
 from tether.errors import InputError
@@ -36,7 +34,8 @@ from tether.generate.base import Failure, Generator
 from tether.generate.perturb import PerturbGenerator, Pipeline
 from tether.generate.simulate import SimulatedUsers, UserProfile
 from tether.provenance import PROVENANCE_FIELDS, canonical_json, config_hash
-from tether.store import content_hash_sql, derived_id_sql
+from tether.stats import Z95, Interval, finite
+from tether.store import content_hashes, derived_ids
 
 #: Arrow types of the provenance columns a generator transform writes
 PROVENANCE_TYPES: dict[str, pa.DataType] = {
@@ -46,38 +45,6 @@ PROVENANCE_TYPES: dict[str, pa.DataType] = {
     "parents": pa.list_(pa.string()), "generation": pa.int32(), "content_hash": pa.string(),
     "run_id": pa.string(),
 }
-
-
-@functools.cache
-def _duckdb() -> duckdb.DuckDBPyConnection:
-    """One in-memory DuckDB per process (each call takes its own cursor)."""
-    return duckdb.connect()
-
-
-def content_hashes(table: pa.Table) -> pa.Array:
-    """The store's ``content_hash`` of every row of ``table`` (user fields only count).
-
-    >>> from tether import Store
-    >>> t = pa.table({"text": ["hi"], "label": ["x"], "n": [1]})
-    >>> with Store(":memory:") as s:
-    ...     _ = s.ingest("d", t, origin="real", label_origin="real")
-    ...     s.table("d").column("content_hash")[0] == content_hashes(t)[0]
-    True
-    """
-    with _duckdb().cursor() as cur:
-        cur.register("_batch", table)
-        types = {r[0]: r[1] for r in cur.execute("DESCRIBE _batch").fetchall()}
-        hashes = cur.sql(f"SELECT {content_hash_sql(types)} AS h FROM _batch").to_arrow_table()
-    return hashes.column("h").combine_chunks()
-
-
-def derived_ids(hashes: pa.Array, parents: pa.ChunkedArray | pa.Array) -> pa.Array:
-    """The ids the store derives for samples given without one (:func:`tether.store.derived_id_sql`)."""
-    table = pa.table({"content_hash": hashes, "parents": parents})
-    with _duckdb().cursor() as cur:
-        cur.register("_ids", table)
-        ids = cur.sql(f"SELECT {derived_id_sql()} AS id FROM _ids").to_arrow_table()
-    return ids.column("id").combine_chunks().cast(pa.string())
 
 
 def _string_typed(t: pa.DataType) -> pa.DataType:
@@ -232,7 +199,7 @@ class StatSummary:
 
     n: int
     mean: float | None
-    mean_ci: list[float | None]
+    mean_ci: Interval
     std: float | None
     min: float | None
     max: float | None
@@ -249,7 +216,8 @@ class ProfileSummary:
 
     def to_dict(self) -> dict[str, Any]:
         return {"count": self.count,
-                "stats": {k: vars(v) | {"mean_ci": list(v.mean_ci)} for k, v in self.stats.items()},
+                "stats": {k: vars(v) | {"mean_ci": v.mean_ci.to_dict()}
+                          for k, v in self.stats.items()},
                 "labels": dict(self.labels), "method": self.method}
 
 
@@ -323,7 +291,7 @@ class ProfileAggregate(Aggregate):
             std = float(np.sqrt(m2 / (n - 1))) if n > 1 else float("nan")
             half = Z95 * std / np.sqrt(n) if n > 1 else 0.0
             stats[stat] = StatSummary(
-                n, finite(mean), [finite(mean - half), finite(mean + half)], finite(std),
+                n, finite(mean), Interval(mean - half, mean + half, 0.95, "normal"), finite(std),
                 finite(cols["min"][at].min()) if n else None,
                 finite(cols["max"][at].max()) if n else None)
         labels: dict[str, int] = {}

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -45,7 +45,7 @@ from tether.evaluate.sweep import (
 )
 from tether.mix import round_half_up
 from tether.results import Result, decode_fields, source_name
-from tether.stats import wilson
+from tether.stats import Interval, wilson
 from tether.store import Store
 
 NOISE_KINDS = ("uniform", "confusion")
@@ -144,7 +144,9 @@ class NoisePoint:
 
 @dataclass(frozen=True)
 class SensitivityResult(Result):
-    """Gold, generator and noisy-gold students on the real holdout, and the error slopes."""
+    """Gold, generator and noisy-gold students on the real holdout, and the error slopes;
+    ``generator_error_ci`` is the Wilson interval (level ``1 - alpha``) of the generator's error
+    rate on the matched rows."""
 
     n_matched: int
     n_holdout: int
@@ -160,6 +162,11 @@ class SensitivityResult(Result):
     alpha: float
     warnings: list[str]
     audit_id: str | None = None
+    generator_error_ci: Interval = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "generator_error_ci",
+                           wilson(self.generator_errors, self.n_matched, 1 - self.alpha))
 
     @property
     def generator_error_rate(self) -> float:
@@ -176,8 +183,7 @@ class SensitivityResult(Result):
             "confusion": self.confusion,
             "generator_error": {
                 "rate": self.generator_error_rate,
-                "ci": wilson(self.generator_errors, self.n_matched,
-                             1 - self.alpha).to_dict(),
+                "ci": self.generator_error_ci.to_dict(),
                 "method": "Wilson score interval"},
             "gold": self.gold.to_dict(), "generated": self.generated.to_dict(),
             "noise": [p.to_dict() for p in self.points],

@@ -24,7 +24,7 @@ import shlex
 import subprocess
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +63,7 @@ def t_interval(values: Sequence[float], alpha: float = 0.05) -> Interval | None:
         return None
     sem = float(stats.sem(x))
     if sem == 0.0:  # every value equal: the interval is the value
-        return float(x.mean()), float(x.mean())
+        return Interval(float(x.mean()), float(x.mean()), 1 - alpha, "t")
     lo, hi = stats.t.interval(1 - alpha, x.size - 1, loc=x.mean(), scale=sem)
     return Interval(float(lo), float(hi), 1 - alpha, "t")
 
@@ -245,12 +245,32 @@ def score(truth: np.ndarray, predicted: np.ndarray) -> Score:
                  int((truth == predicted).sum()), int(truth.size))
 
 
+def _unit_t_interval(values: Sequence[float], alpha: float) -> Interval | None:
+    """:func:`t_interval` clipped to [0, 1]: a metric in [0, 1] over few repeats can reach past
+    either end."""
+    ci = t_interval(values, alpha)
+    return None if ci is None else Interval(max(0.0, ci.lo), min(1.0, ci.hi), ci.level, ci.method)
+
+
 @dataclass(frozen=True)
 class Scores:
-    """Scores over repeats: mean accuracy and macro-F1 with t-intervals; pooled Wilson."""
+    """Scores over repeats: mean accuracy and macro-F1 with t-intervals (``accuracy_ci``,
+    ``macro_f1_ci``, None with one repeat) and the Wilson interval of the pooled accuracy
+    (``wilson_pooled``), all at level ``1 - alpha`` and derived from ``scores``."""
 
     scores: list[Score]
     alpha: float
+    accuracy_ci: Interval | None = field(init=False)
+    macro_f1_ci: Interval | None = field(init=False)
+    wilson_pooled: Interval = field(init=False)
+
+    def __post_init__(self) -> None:
+        correct, n = sum(s.correct for s in self.scores), sum(s.n for s in self.scores)
+        derived = {"accuracy_ci": _unit_t_interval([s.accuracy for s in self.scores], self.alpha),
+                   "macro_f1_ci": _unit_t_interval([s.macro_f1 for s in self.scores], self.alpha),
+                   "wilson_pooled": wilson(correct, n, 1 - self.alpha)}
+        for name, value in derived.items():
+            object.__setattr__(self, name, value)
 
     @property
     def accuracy(self) -> float:
@@ -259,17 +279,14 @@ class Scores:
     def to_dict(self) -> dict[str, Any]:
         acc = [s.accuracy for s in self.scores]
         f1 = [s.macro_f1 for s in self.scores]
-        correct, n = sum(s.correct for s in self.scores), sum(s.n for s in self.scores)
-        # both metrics live in [0, 1]; a t-interval over few repeats can reach past either end
-        t_acc, t_f1 = (None if ci is None else [max(0.0, ci[0]), min(1.0, ci[1])]
-                       for ci in (t_interval(acc, self.alpha), t_interval(f1, self.alpha)))
-        return {"accuracy": {"mean": self.accuracy, "ci": t_acc,
-                             "method": T_METHOD,
-                             "wilson_pooled": wilson(correct, n, 1 - self.alpha).to_dict(),
+        return {"accuracy": {"mean": self.accuracy,
+                             "ci": self.accuracy_ci.to_dict() if self.accuracy_ci else None,
+                             "method": T_METHOD, "wilson_pooled": self.wilson_pooled.to_dict(),
                              "wilson_method": WILSON_METHOD, "repeats": acc,
                              "correct": [s.correct for s in self.scores],
                              "n": [s.n for s in self.scores]},
-                "macro_f1": {"mean": float(np.mean(f1)), "ci": t_f1,
+                "macro_f1": {"mean": float(np.mean(f1)),
+                             "ci": self.macro_f1_ci.to_dict() if self.macro_f1_ci else None,
                              "method": T_METHOD, "repeats": f1}}
 
     @classmethod

@@ -2,6 +2,9 @@
 
 :func:`build_report` reads the store (dataset summaries, runs, and the latest result of each
 audit) into a frozen :class:`Report` whose ``to_dict()`` carries every number the page shows.
+Each audit section carries its verdicts (the kind's rule, with a policy's limits where the policy
+names one); the first section sums them up with what to do next, and a policy, when given, is
+checked into a section of its own.
 :func:`render_html` turns that model into one HTML page: inline CSS, charts as inline SVG, no
 script, style, font or image from anywhere else, every user string escaped by jinja2.
 
@@ -11,12 +14,17 @@ Example:
     ...     _ = s.ingest("news", [{"text": "Rates rise", "label": "business"}], origin="real",
     ...                  label_origin="real")
     ...     report = build_report(s)
-    >>> [x.status for x in report.sections][:2]
-    ['ok', 'not_run']
+    >>> [x.key for x in report.sections][:3]
+    ['summary', 'provenance', 'mirage']
+    >>> [x.status for x in report.sections][:3]
+    ['empty', 'ok', 'not_run']
 """
 
 from __future__ import annotations
 
+import base64
+import dataclasses
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,12 +32,20 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 
 import tether
+from tether.policy import Policy, check, load_policy
+from tether.report import evidence
+from tether.report.baseline import compare_reports, load_baseline
+from tether.report.views import records as records_view
 from tether.report.views import required, sample_id_keys, view
 from tether.report.views._blocks import MAX_ROWS, snippet
+from tether.report.views.baseline import mark as mark_changes
 from tether.results import KINDS, Kind, kind
 from tether.store import Store
+from tether.verdicts import Limit, Verdict, next_actions, worst
+from tether.verdicts import policy as policy_verdicts
 
 
 @dataclass(frozen=True)
@@ -37,7 +53,8 @@ class Section:
     """One section of the report: its status, the command that (re)makes it, and its data.
 
     ``status`` is ``ok``, ``not_run`` (the audit has no saved result), ``incomplete`` (a saved
-    result lacks a required key) or ``empty`` (nothing to show, e.g. an empty store).
+    result lacks a required key) or ``empty`` (nothing to show, e.g. an empty store). ``level``
+    is the worst of its ``verdicts`` (pass, warn, fail), or its status when it has none.
     """
 
     key: str
@@ -48,11 +65,17 @@ class Section:
     params: dict[str, Any] = field(default_factory=dict)
     created_at: str | None = None
     message: str = ""
+    verdicts: tuple[Verdict, ...] = ()
+
+    @property
+    def level(self) -> str:
+        return (worst(self.verdicts) if self.status == "ok" else None) or self.status
 
     def to_dict(self) -> dict[str, Any]:
         return {"key": self.key, "title": self.title, "status": self.status,
-                "command": self.command, "created_at": self.created_at, "params": self.params,
-                "message": self.message, "data": self.data}
+                "level": self.level, "command": self.command, "created_at": self.created_at,
+                "params": self.params, "message": self.message,
+                "verdicts": [v.to_dict() for v in self.verdicts], "data": self.data}
 
 
 @dataclass(frozen=True)
@@ -64,14 +87,30 @@ class Report:
     generated_at: str
     version: str
     sections: tuple[Section, ...]
+    #: One record per sample the audits name (fields, provenance, lineage; the appendix).
+    records: tuple[dict[str, Any], ...] = ()
+    #: How many named samples the records leave out (:data:`evidence.MAX_RECORDS`).
+    records_left_out: int = 0
 
     def section(self, key: str) -> Section:
         """The section named ``key`` (``provenance``, ``mirage``, ...)."""
         return next(s for s in self.sections if s.key == key)
 
+    def __repr__(self) -> str:
+        levels = [s.level for s in self.sections]
+        counts = ", ".join(f"{levels.count(lv)} {lv}" for lv in dict.fromkeys(levels))
+        return f"Report({self.title!r}, {self.store!r}: {len(self.sections)} sections, {counts})"
+
+    def _repr_html_(self) -> str:
+        """Notebook display: the page itself, in a frame (:mod:`tether.report.notebook`)."""
+        from tether.report.notebook import report_html
+
+        return report_html(self)
+
     def to_dict(self) -> dict[str, Any]:
         return {"title": self.title, "store": self.store, "generated_at": self.generated_at,
-                "version": self.version, "sections": [s.to_dict() for s in self.sections]}
+                "version": self.version, "sections": [s.to_dict() for s in self.sections],
+                "records": list(self.records), "records_left_out": self.records_left_out}
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -130,12 +169,15 @@ class _Default(dict):
         return key.upper()
 
 
-def _audit_section(store: Store, kind: Kind, guesses: Mapping[str, str]) -> Section:
+def _audit_section(store: Store, kind: Kind, guesses: Mapping[str, str],
+                   policy: Policy | None = None) -> Section:
     saved = store.latest_result(kind.name)
     if saved is None:
         return Section(kind.name, kind.title, "not_run", _command(kind.command, {}, guesses),
                        message="Not run yet.")
     result = _json_safe(saved.data)
+    if isinstance(result, dict):  # judged afresh below, with the policy's limits
+        result.pop("verdicts", None)
     params = _json_safe(saved.params)
     created = saved.created_at.isoformat()
     command = _command(kind.command, params, guesses)
@@ -145,17 +187,61 @@ def _audit_section(store: Store, kind: Kind, guesses: Mapping[str, str]) -> Sect
         return Section(kind.name, kind.title, "incomplete", command,
                        result if isinstance(result, dict) else {}, params, created,
                        f"Incomplete result: missing {', '.join(missing)}.")
-    return Section(kind.name, kind.title, "ok", command, _with_texts(store, kind.name, result, params),
-                   params, created)
+    verdicts = tuple(v if v.command else dataclasses.replace(v, command=command)
+                     for v in kind.judge(result, params, _policy_limits(policy, kind, params)))
+    return Section(kind.name, kind.title, "ok", command,
+                   _with_texts(store, kind.name, result, params), params, created,
+                   verdicts=verdicts)
+
+
+def _policy_limits(policy: Policy | None, kind: Kind, params: Mapping[str, Any]
+                   ) -> dict[str, Limit]:
+    """The limits ``policy`` sets for a result of ``kind`` with these ``params``: today the
+    mirage AUC (a ``[[mirage]]`` entry for exactly this pair, else an unscoped
+    ``max_mirage_auc``); it fails above the limit, as in ``tether check``."""
+    if policy is None or kind.name != "mirage":
+        return {}
+    pair = next((m for m in policy.mirage if (m.real, m.synthetic)
+                 == (params.get("real"), params.get("synthetic"))), None)
+    if pair is not None:
+        return {"fail_auc": Limit(pair.max_auc, ">", f"policy {policy.source} [[mirage]]")}
+    if not policy.mirage and policy.max_mirage_auc is not None:
+        return {"fail_auc": Limit(policy.max_mirage_auc, ">",
+                                  f"policy {policy.source} max_mirage_auc")}
+    return {}
+
+
+def _policy_section(store: Store, policy: Policy) -> Section:
+    result = check(store, policy).to_dict()
+    command = f"tether check --policy {policy.source}"
+    return Section("policy", "Policy gate (tether check)", "ok", command,
+                   {**result, "source": policy.source},
+                   verdicts=tuple(policy_verdicts(result, policy.source)))
+
+
+def _summary(sections: list[Section]) -> Section:
+    """The verdicts of every section in one table, and at most five next actions."""
+    verdicts = sorted((v for s in sections for v in s.verdicts), key=lambda v: -v.severity)
+    counts = {level: sum(v.level == level for v in verdicts) for level in ("fail", "warn", "pass")}
+    data = {"counts": counts, "titles": {s.key: s.title for s in sections},
+            "actions": [v.to_dict() for v in next_actions(verdicts)]}
+    return Section("summary", "Summary: verdicts and what to do next",
+                   "ok" if verdicts else "empty", "tether report --out report.html", data,
+                   message="" if verdicts else "No audit has run yet: nothing to judge.",
+                   verdicts=tuple(verdicts))
 
 
 def _with_texts(store: Store, name: str, result: dict[str, Any],
                 params: Mapping[str, Any]) -> dict[str, Any]:
     """Add the texts of the samples a result names (its view's ``SAMPLE_IDS`` keys, each as
-    ``<key>_samples``), read from the datasets among the result's parameters."""
+    ``<key>_samples``), read from the datasets among the result's parameters, and the full
+    texts its view shows (``texts``, :func:`evidence.texts`)."""
     keys = sample_id_keys(name)
     names = [n for n in params.values() if isinstance(n, str) and store.has_dataset(n)]
     out = dict(result)
+    texts = evidence.texts(store, name, result, params)
+    if texts:
+        out["texts"] = texts
     for key in keys:
         ids = [str(i) for i in (result.get(key) or [])[:MAX_ROWS]]
         if not ids or not names:
@@ -166,8 +252,14 @@ def _with_texts(store: Store, name: str, result: dict[str, Any],
     return out
 
 
-def build_report(store: Store, *, title: str = "tether report") -> Report:
-    """Read the store into a :class:`Report`: provenance, then one section per audit kind.
+def build_report(store: Store, *, title: str = "tether report",
+                 policy: Policy | str | Path | None = None,
+                 baseline: Mapping[str, Any] | str | Path | None = None) -> Report:
+    """Read the store into a :class:`Report`: a summary of every verdict first, the policy gate
+    when a ``policy`` (a :class:`~tether.policy.Policy` or a policy file) is given, provenance,
+    then one section per audit kind, and the records of the samples the audits name. With a
+    ``baseline`` (an earlier report's JSON twin, or its path), a "changed since baseline"
+    section follows the summary.
 
     Example:
         >>> from tether import Store
@@ -176,23 +268,49 @@ def build_report(store: Store, *, title: str = "tether report") -> Report:
         'tether audit mirage --real REAL --synthetic SYNTHETIC'
     """
     guesses = _guess_names(store)
-    sections = [_provenance(store)] + [_audit_section(store, k, guesses) for k in KINDS]
-    return Report(title, store.path, datetime.now(UTC).isoformat(timespec="seconds"),
-                  tether.__version__, tuple(sections))
+    if isinstance(policy, (str, Path)):
+        policy = load_policy(policy)
+    sections = [_provenance(store)] + [_audit_section(store, k, guesses, policy) for k in KINDS]
+    if policy is not None:
+        sections.insert(0, _policy_section(store, policy))
+    sections.insert(0, _summary(sections))
+    found, left_out = evidence.records(store, sections)
+    report = Report(title, store.path, datetime.now(UTC).isoformat(timespec="seconds"),
+                    tether.__version__, tuple(sections), tuple(found), left_out)
+    if baseline is None:
+        return report
+    label = "baseline report" if isinstance(baseline, Mapping) else str(baseline)
+    old = baseline if isinstance(baseline, Mapping) else load_baseline(baseline)
+    comparison = compare_reports(old, report.to_dict(), label)
+    section = Section("baseline", "Changed since baseline", "ok",
+                      f"tether report --baseline {label}", comparison.to_dict())
+    return dataclasses.replace(report, sections=(*sections[:1], section, *sections[1:]))
 
 
 # ----------------------------------------------------------------------------- views
 
 
-#: The provenance section's lede (every other section's is its kind's).
-PROVENANCE_LEDE = "Where every sample came from: origin, label origin, generator, lineage."
+#: The ledes of the sections that are not kinds (every other section's is its kind's).
+LEDES = {
+    "summary": "Every verdict, worst first, with the rule that decided it; then what to do next.",
+    "policy": "The policy's limits checked against the store (`tether check`): CI fails on any "
+              "failed rule.",
+    "provenance": "Where every sample came from: origin, label origin, generator, lineage.",
+    "baseline": "What changed since the earlier report: verdicts that flipped, estimates whose "
+                "intervals no longer overlap.",
+}
+#: The sha256 of the page's one inline script, as its Content-Security-Policy allows it.
+SCRIPT_HASH = "sha256-" + base64.b64encode(
+    hashlib.sha256(records_view.SCRIPT.encode()).digest()).decode()
 
 
 # ---------------------------------------------------------------------------- render
 def _blocks(section: Section) -> list[dict[str, Any]]:
+    """The section's view of its data and verdicts (the saved result's JSON form)."""
     if section.status != "ok":
         return []
-    return view(section.key)(section.data)
+    return view(section.key)({**section.data,
+                              "verdicts": [v.to_dict() for v in section.verdicts]})
 
 
 def _environment() -> jinja2.Environment:
@@ -209,18 +327,32 @@ def render_html(report: Report) -> str:
     naming the problem, instead of failing the whole report.
     """
     views = []
+    anchors = {r["id"]: r["anchor"] for r in reversed(report.records)}
+    named = {}
+    for r in reversed(report.records):
+        for key in r["named_by"]:
+            named.setdefault(key, {})[r["id"]] = r["anchor"]
+    changed = next((s.data for s in report.sections if s.key == "baseline"), None)
     for section in report.sections:
         status, message = section.status, section.message
         try:
-            blocks = _blocks(section)
+            blocks = records_view.link_ids(_blocks(section),
+                                           {**anchors, **named.get(section.key, {})})
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             blocks, status = [], "incomplete"
             message = f"Incomplete result: could not read {type(exc).__name__}: {exc}."
-        lede = PROVENANCE_LEDE if section.key == "provenance" else kind(section.key).lede
-        views.append({"section": section, "status": status, "message": message,
-                      "blocks": blocks, "lede": lede})
+        if changed and section.key != "baseline":
+            blocks = mark_changes(blocks, changed, section.key)
+        lede = LEDES[section.key] if section.key in LEDES else kind(section.key).lede
+        level = section.level if status == section.status else status
+        if section.key == "baseline" and status == "ok":  # no verdicts: changed or not
+            level = "warn" if section.data["changed"] else "pass"
+        views.append({"section": section, "status": status, "level": level,
+                      "message": message, "blocks": blocks, "lede": lede})
     template = _environment().get_template("template.html.j2")
-    return template.render(report=report, views=views)
+    return template.render(report=report, views=views,
+                           records=records_view.render(report.records, report.records_left_out),
+                           script=Markup(records_view.SCRIPT), script_hash=SCRIPT_HASH)
 
 
 def write_report(report: Report, path: str | Path, json_path: str | Path | None = None) -> Path:

@@ -2,8 +2,9 @@
 
 A view module has ``render(data) -> blocks`` (``data`` is the saved result's JSON form, the
 report's JSON twin), ``REQUIRED``: the keys without which the section is shown as incomplete,
-and optionally ``SAMPLE_IDS``: keys whose values are sample ids the report should show with
-their texts. The report finds a kind's view by the kind's name; nothing else lists them.
+optionally ``SAMPLE_IDS``: keys whose values are sample ids the report should show with
+their texts, and ``SAMPLE_REFS``: paths to the sample ids the result names (``pairs.*.eval_id``)
+mapped to the parameter naming their dataset (:mod:`tether.report.evidence`). The report finds a kind's view by the kind's name; nothing else lists them.
 
 Example:
     >>> required("mirage")
@@ -35,3 +36,9 @@ def required(name: str) -> tuple[str, ...]:
 def sample_id_keys(name: str) -> tuple[str, ...]:
     """The result keys of ``name`` that hold sample ids to show with their texts."""
     return tuple(getattr(_module(name), "SAMPLE_IDS", ()))
+
+
+def sample_refs(name: str) -> dict[str, str | None]:
+    """The paths of ``name``'s result that hold sample ids, each with the parameter naming the
+    dataset that holds them (None: any dataset)."""
+    return dict(getattr(_module(name), "SAMPLE_REFS", {}))

@@ -20,6 +20,8 @@ SNIPPET = 280
 MAX_ROWS = 12
 #: Most sample texts shown in one table.
 SAMPLE_ROWS = 6
+#: Most pairs of texts shown side by side in one list.
+PAIR_ROWS = 3
 
 
 def fmt_num(value: Any, digits: int = 3) -> str:
@@ -52,9 +54,9 @@ def fmt_pct_ci(ci: Any) -> str:
     return f"[{fmt_pct(ci[0])}, {fmt_pct(ci[1])}]"
 
 
-def snippet(text: Any) -> str:
+def snippet(text: Any, length: int = SNIPPET) -> str:
     text = " ".join(str(text or "").split())
-    return text if len(text) <= SNIPPET else text[: SNIPPET - 1] + "…"
+    return text if len(text) <= length else text[: length - 1] + "…"
 
 
 def stats_block(*items: tuple[str, str, str]) -> dict[str, Any]:
@@ -70,6 +72,12 @@ def table_block(headers: Sequence[str], rows: Sequence[Sequence[Any]], title: st
     return {"kind": "table", "title": title, "headers": list(headers),
             "rows": [[fmt_num(c) if not isinstance(c, str) else c for c in r] for r in rows],
             "numeric": list(numeric or [False] * len(headers))}
+
+
+def badge(level: str) -> Markup:
+    """A section's or verdict's level as a badge: pass, warn, fail (or a status: not run …)."""
+    return Markup('<span class="badge {0}" data-level="{0}">{1}</span>').format(
+        level, level.replace("_", " "))
 
 
 def note_block(text: str, tone: str = "info") -> dict[str, Any]:

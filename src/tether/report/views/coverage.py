@@ -22,6 +22,8 @@ from tether.report.views._blocks import (
 
 #: Keys without which the section is incomplete.
 REQUIRED = ("precision", "recall")
+#: Where the result names samples, and the parameter naming their dataset.
+SAMPLE_REFS = {"modes.*.examples": "real", "uncovered_real.*.examples": "real"}
 
 
 def render(data: dict[str, Any]) -> list[dict[str, Any]]:

@@ -21,6 +21,8 @@ from tether.report.views._blocks import (
 
 #: Keys without which the section is incomplete.
 REQUIRED = ("flip_rate",)
+#: Where the result names samples, and the parameter naming their dataset (None: any).
+SAMPLE_REFS = {"worst.*.child_id": "dataset", "worst.*.parent_id": None}
 
 
 def render(data: dict[str, Any]) -> list[dict[str, Any]]:

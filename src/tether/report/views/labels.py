@@ -20,6 +20,8 @@ from tether.report.views._blocks import (
 
 #: Keys without which the section is incomplete.
 REQUIRED = ("issue_count", "n")
+#: Where the result names samples, and the parameter naming their dataset.
+SAMPLE_REFS = {"issues.*.id": "dataset"}
 
 
 def render(data: dict[str, Any]) -> list[dict[str, Any]]:
