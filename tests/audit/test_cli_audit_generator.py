@@ -14,7 +14,7 @@ from tether import Store
 from tether.audit.generator import GeneratorAuditResult
 from tether.audit.labels import LabelIssuesResult
 from tether.cli import app
-from tether.cli.audit_generator import _generator_human, _labels_human
+from tether.cli.audit import _generator_human, _labels_human
 from tether.datasets import split
 
 

@@ -12,8 +12,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from tether.cli import audit_fidelity as audit_fidelity_commands
-from tether.cli import audit_generator as audit_generator_commands
+from tether.cli import audit as audit_commands
 from tether.cli import demo as demo_commands
 from tether.cli import engines as engine_commands
 from tether.cli import evaluate as evaluate_commands
@@ -53,8 +52,7 @@ evaluate_commands.register(app)
 mix_commands.register(app)
 engine_commands.register(app)
 demo_commands.register(app)
-audit_generator_commands.register()
-audit_fidelity_commands.register()
+audit_commands.register()
 # command modules register onto app or onto the groups in tether.cli.groups
 
 
