@@ -19,7 +19,7 @@ _EXPORTS = {
     "label_issues": "labels", "audit_labels": "labels", "LabelIssuesResult": "labels",
     "generator_audit": "generator", "audit_generator": "generator",
     "GeneratorAuditResult": "generator",
-    # mirage, coverage, diversity and faithfulness are also module names: import those functions
+    # mirage, coverage, diversity, faithfulness and style are also module names: import those functions
     # from their modules (tether.audit.mirage.mirage); the package exports the rest
     "mirage_table": "mirage", "c2st": "mirage", "audit_mirage": "mirage",
     "MirageResult": "mirage", "C2ST": "mirage",
@@ -27,6 +27,8 @@ _EXPORTS = {
     "coverage_points": "coverage", "audit_coverage": "coverage", "CoverageResult": "coverage",
     "audit_diversity": "diversity", "DiversityResult": "diversity",
     "audit_faithfulness": "faithfulness", "FaithfulnessResult": "faithfulness",
+    "style_features": "style", "compare_style": "style", "audit_style": "style",
+    "StyleResult": "style",
 }
 
 __all__ = sorted(_EXPORTS)
