@@ -86,6 +86,15 @@ def test_estimate_is_informational():
     assert "accuracy 0.800 [0.700, 0.900]" in v.finding
 
 
+def test_style_action_says_one_shift_once():
+    words = "synthetic answers are 2.4× shorter [2.2, 2.7] than real ones (length in words)"
+    chars = "synthetic answers are 2.4× shorter [2.2, 2.7] than real ones (length in characters)"
+    polite = "synthetic answers say please 3.0× as often [2.0, 4.1] (politeness)"
+    (v,) = kind("style").judge({"flagged": ["words", "chars", "polite"],
+                                "findings": [words, chars, polite]})
+    assert v.level == "warn" and v.action.count("shorter") == 1 and "please" in v.action
+
+
 def test_memorization_fails_when_copied():
     memo = {"copied": True, "copy_share_synthetic": 0.3, "copy_share_holdout": 0.01,
             "synthetic": [{"id": "s2", "distance": 0.4}, {"id": "s1", "distance": 0.1}]}

@@ -367,7 +367,11 @@ def style(data: Mapping[str, Any], params: Mapping[str, Any],
                if flagged else "no style feature shifts significantly")
     features = data.get("features") or {}
     evidence = _ids((features.get(flagged[0]) or {}).get("examples") or []) if flagged else ()
-    action = (f"change the generator's prompt or decoding: {'; '.join(findings[:2])}"
+    # two findings that say the same (2.4x shorter in words, in characters) are one action
+    distinct: dict[str, str] = {}
+    for f in findings:
+        distinct.setdefault(re.sub(r"\s*\([^()]*\)$", "", f), f)
+    action = (f"change the generator's prompt or decoding: {'; '.join(list(distinct.values())[:2])}"
               if flagged else "")
     return [Verdict("style", "shifts", level, finding,
                     f"significantly shifted style features (BH-adjusted, |δ| ≥ 0.147) "
