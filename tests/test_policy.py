@@ -77,7 +77,7 @@ def test_a_store_that_keeps_every_rule_passes(kept):
 
 
 def test_synthetic_share_above_the_dataset_limit_fails(kept):
-    real = kept.table("train", "origin = 'real'").to_pylist()[30:60]
+    real = kept.table("train", origin="real").to_pylist()[30:60]
     kept.ingest("train", [{"id": f"t-{r['id']}", "text": r["text"].lower(), "label": r["label"],
                            "parents": [r["id"]]} for r in real], **SYNTHETIC)
     result = check(kept, parse_policy(POLICY))
@@ -167,7 +167,7 @@ def test_scoped_mirage_audit_not_run_fails(store):
 
 
 def test_acceptance_suite_with_synthetic_inputs_or_labels_fails(kept):
-    row = kept.table("train", "origin = 'real'").to_pylist()[99]
+    row = kept.table("train", origin="real").to_pylist()[99]
     kept.ingest("holdout", [{"text": row["text"] + " (teacher)", "label": "sport"}],
                 origin="real", label_origin="synthetic", family="model", generator="teacher@1",
                 domain="news", task="topic")

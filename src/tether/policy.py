@@ -436,7 +436,6 @@ def _mirage_rule(store: Store, policy: Policy) -> list[RuleResult]:
 
 def _contamination_rules(store: Store, policy: Policy) -> list[RuleResult]:
     out = []
-    with_text = "text IS NOT NULL AND text <> ''"
     for i, pair in enumerate(policy.no_contamination):
         target, key = f"{pair.train} → {pair.eval}", f"no_contamination[{i}]"
         absent = [n for n in (pair.train, pair.eval) if not store.has_dataset(n)]
@@ -448,7 +447,8 @@ def _contamination_rules(store: Store, policy: Policy) -> list[RuleResult]:
         # normalised: Unicode NFKC, zero-width characters dropped), and near-duplicates or
         # shared long passages of text by the overlap audit (MinHash + LSH, 13-grams)
         exact = store.exact_copies(pair.eval, of=pair.train)
-        train, evals = store.table(pair.train, with_text), store.table(pair.eval, with_text)
+        train = store.table(pair.train, with_text=True)
+        evals = store.table(pair.eval, with_text=True)
         near: set[str] = set()
         if train.num_rows and evals.num_rows:
             found = find_overlap(train, evals, threshold=pair.threshold)

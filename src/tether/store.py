@@ -1595,7 +1595,7 @@ class Store:
     def samples_in(self, dataset: str, ids: Iterable[str]) -> list[dict[str, Any]]:
         """Every stored column of the samples of ``dataset`` with those ids (the report's
         records of the samples the audits name)."""
-        return self.table(dataset, "list_contains(?, id)", [sorted(set(ids))]).to_pylist()
+        return self.table(dataset, ids=ids).to_pylist()
 
     # ------------------------------------------------------------------- reads
     def _dicts(self, sql: str, params: list | None = None) -> list[dict[str, Any]]:
@@ -1640,9 +1640,13 @@ class Store:
                        by_generation={str(g): n for g, n in gens},
                        by_domain=counts("domain"), by_task=counts("task"))
 
-    def table(self, name: str, where: str | None = None, params: list | None = None) -> pa.Table:
+    def table(self, name: str, *, origin: str | None = None, family: str | None = None,
+              labelled: bool = False, derived: bool = False, with_text: bool = False,
+              ids: Iterable[str] | None = None) -> pa.Table:
         """Dataset ``name`` as an Arrow table: user fields (``text``, ``label``, ``fields`` as JSON
-        text) and every provenance field, in insertion order. ``where`` filters with SQL.
+        text) and every provenance field, in insertion order. The filters keep only samples of
+        ``origin``, of ``family``, with a label (``labelled``), with parents (``derived``), with
+        a non-empty text (``with_text``), or with one of ``ids``.
 
         ``name`` may also be a Parquet file or folder (what ``tether run`` writes: data too large
         for the store keeps its provenance in columns); it is read in the same shape, so every
@@ -1650,7 +1654,13 @@ class Store:
         is one (:func:`is_path`: ``./out``, ``/abs``, ``x.parquet``); any other name is a
         dataset, even when a folder of that name exists.
         """
-        cond = f" AND ({where})" if where else ""
+        filters = [("origin = ?", origin), ("family = ?", family),
+                   ("label IS NOT NULL", labelled or None), ("len(parents) > 0", derived or None),
+                   ("text IS NOT NULL AND text <> ''", with_text or None),
+                   ("list_contains(?, id)", None if ids is None else sorted(set(ids)))]
+        kept = [(sql, value) for sql, value in filters if value is not None]
+        cond = "".join(f" AND {sql}" for sql, _ in kept)
+        params = [value for sql, value in kept if "?" in sql]
         path = Path(name)
         # as everywhere in tether (engines.open_input): a name that says it is a path is one
         if is_path(name) and (path.exists() or not self.has_dataset(name)):
@@ -1677,11 +1687,11 @@ class Store:
         return self.arrow(f"SELECT * FROM (SELECT {', '.join(columns)} FROM {scan}) "
                           f"WHERE true{cond}", params)
 
-    def records(self, name: str, where: str | None = None,
-                params: list | None = None) -> list[dict[str, Any]]:
+    def records(self, name: str, **filters: Any) -> list[dict[str, Any]]:
         """Dataset ``name`` as dicts the way a user wrote them: user fields at the top level
         beside the provenance fields (without ``run_id`` and ``config_hash``, which the next
         write derives anew). Ingesting records elsewhere copies them with provenance intact.
+        ``filters`` are those of :meth:`table`.
 
         Example:
             >>> with Store(":memory:") as s:
@@ -1690,7 +1700,7 @@ class Store:
             ...     r["lang"], r["origin"], "fields" in r
             ('en', 'real', False)
         """
-        rows = self.table(name, where, params).drop_columns(["config_hash", "run_id"]).to_pylist()
+        rows = self.table(name, **filters).drop_columns(["config_hash", "run_id"]).to_pylist()
         for row in rows:
             extra = json.loads(row.pop("fields") or "{}")
             row.update({k: v for k, v in extra.items() if k not in row})

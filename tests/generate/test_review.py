@@ -20,7 +20,7 @@ def pool(store):
                                {"id": "q2", "text": "What is 2 + 2?"}], origin="real")
     answers = [("c1", "q1", "Rayleigh scattering."), ("c2", "q1", "Because of the sea."),
                ("c3", "q1", "It is not."), ("c4", "q2", "4"), ("c5", "q2", "5")]
-    store.ingest("pool", [{"id": cid, "text": store.table("questions", "id = ?", [q])
+    store.ingest("pool", [{"id": cid, "text": store.table("questions", ids=[q])
                            .column("text")[0].as_py(), "answer": a, "parents": [q]}
                           for cid, q, a in answers],
                  origin="synthetic", family="model", generator="llm:m@1", generator_config=CONFIG)

@@ -163,10 +163,11 @@ def field_texts(table: pa.Table, field: str = "text", turns: str | None = None, 
 
 
 def field_table(store: Store, dataset: str, field: str = "text", turns: str | None = None,
-                where: str | None = None, params: list | None = None) -> pa.Table:
-    """:meth:`Store.table` of ``dataset`` with its ``text`` column replaced by the text of
-    ``field`` (see :func:`field_texts`), for the audits that read Arrow tables."""
-    table = store.table(dataset, where, params)
+                **filters: Any) -> pa.Table:
+    """:meth:`Store.table` of ``dataset`` (with its ``filters``) with its ``text`` column
+    replaced by the text of ``field`` (see :func:`field_texts`), for the audits that read
+    Arrow tables."""
+    table = store.table(dataset, **filters)
     if field == "text" and turns is None:
         return table
     texts = field_texts(table, field, turns, dataset=dataset) if table.num_rows else []
@@ -178,7 +179,7 @@ def load_side(store: Store, dataset: str, origin: str | None = None, *, field: s
               turns: str | None = None) -> Side:
     """Samples of ``dataset`` (only those of ``origin`` when given), in insertion order, with
     the text of ``field`` (``turns`` of a ``messages`` field)."""
-    table = store.table(dataset, "origin = ?" if origin else None, [origin] if origin else None)
+    table = store.table(dataset, origin=origin)
     if table.num_rows == 0:
         raise InputError(f"dataset {dataset!r} has no {origin + ' ' if origin else ''}samples")
     texts = (table.column("text").to_pylist() if field == "text" and turns is None

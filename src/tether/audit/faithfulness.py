@@ -151,7 +151,7 @@ def audit_faithfulness(store: Store, dataset: str, *, classifier_train: str | No
     real, human-labelled sample of the store that is neither a parent nor a child here.
     ``field`` (``turns`` of a ``messages`` field) is the text compared, on children, parents
     and the student's training data alike."""
-    kids = field_table(store, dataset, field, turns, "len(parents) > 0")
+    kids = field_table(store, dataset, field, turns, derived=True)
     if kids.num_rows == 0:
         raise InputError(f"dataset {dataset!r} has no derived samples (none has parents)")
     child_ids = kids.column("id").to_pylist()
@@ -164,7 +164,7 @@ def audit_faithfulness(store: Store, dataset: str, *, classifier_train: str | No
     if not keep:
         raise InputError(f"none of the parents of {dataset!r} is in the store")
     if classifier_train is not None:
-        train = field_table(store, classifier_train, field, turns, "label IS NOT NULL")
+        train = field_table(store, classifier_train, field, turns, labelled=True)
         source = f"default student trained on {classifier_train} ({train.num_rows} samples)"
     else:
         train = store.real_labelled(excluding=[*first, *child_ids])

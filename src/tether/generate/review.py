@@ -96,7 +96,7 @@ def _user_fields(raw: str | None) -> dict[str, Any]:
 
 
 def _model_rows(store: Store, dataset: str) -> list[dict[str, Any]]:
-    rows = store.table(dataset, where="family = 'model'").to_pylist()
+    rows = store.table(dataset, family="model").to_pylist()
     if not rows:
         raise InputError(f"dataset {dataset!r} holds no model-made samples to review")
     return rows

@@ -113,7 +113,7 @@ class SklearnTeacher(Generator):
 
         Example: ``SklearnTeacher.from_dataset(store, "gold-train")``
         """
-        table = store.table(dataset, where="label IS NOT NULL AND text IS NOT NULL")
+        table = store.table(dataset, labelled=True, with_text=True)
         if table.num_rows == 0:
             raise GenerationError(f"dataset {dataset!r} holds no labelled texts to train on")
         return cls(estimator, (table.column("text").to_pylist(), table.column("label").to_pylist()),
