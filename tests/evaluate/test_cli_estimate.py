@@ -76,6 +76,26 @@ def test_class_labels_without_positive_name_the_option(tmp_path, monkeypatch, ca
         main()
     assert info.value.code == 2
     message = " ".join(capsys.readouterr().err.split())
-    assert message.startswith("error:") and "--positive" in message and "g.jsonl" in message
+    assert message.startswith("error:") and "--positive sport" in message and "g.jsonl" in message
+    assert "add a 'score'" in message  # or what accuracy needs
     ok = tether("estimate", "--gold", gold, "--predicted", gold, "--positive", "sport", "--json")
     assert json.loads(ok.output)["metric"] == "prevalence"
+
+
+def test_default_metric_is_accuracy_for_scored_class_labels_and_says_so(tmp_path):
+    rng = np.random.default_rng(6)
+    right = rng.random(300) < 0.7
+    p_right = np.clip(0.5 + 0.3 * right + rng.normal(0, 0.1, 300), 0, 1)
+    rows = [{"label": "sport", "prediction": "sport" if r else "tech", "score": float(p)}
+            for r, p in zip(right, p_right)]
+    gold = _jsonl(tmp_path / "g.jsonl", rows[:60])
+    rest = _jsonl(tmp_path / "r.jsonl", [{k: v for k, v in r.items() if k != "label"}
+                                         for r in rows[60:]])
+    d = json.loads(tether("estimate", "--gold", gold, "--predicted", rest, "--json").output)
+    assert d["metric"] == "accuracy" and d["metric_inferred"] is True
+    assert d["classical"]["estimate"] == pytest.approx(right[:60].mean())
+    assert d == estimate(rows[:60], [{k: v for k, v in r.items() if k != "label"}
+                                     for r in rows[60:]], metric="accuracy").to_dict() | {
+        "metric_inferred": True}
+    human = tether("estimate", "--gold", gold, "--predicted", rest)
+    assert "metric: accuracy (inferred" in human.output

@@ -331,10 +331,22 @@ def test_default_metric_is_inferred_from_the_labels():
     r = estimate(numbers, [{"prediction": 3.0}] * 5)
     assert r.metric == "mean" and r.metric_inferred and r.to_dict()["metric_inferred"] is True
     classes = [{"label": "sport", "prediction": "sport"}, {"label": "tech", "prediction": "sport"}]
-    with pytest.raises(InputError) as info:
-        estimate(classes, [{"prediction": "sport"}] * 5)
-    assert info.value.field == "positive" and "--positive" in info.value.message
-    assert "'sport'" in info.value.message
+    # class labels with a score on every row: accuracy, Y = 1[label == prediction]
+    scored = [{**c, "score": p} for c, p in zip(classes, (0.9, 0.6))]
+    acc = estimate(scored, [{"prediction": "tech", "score": 0.8}] * 5)
+    assert acc.metric == "accuracy" and acc.metric_inferred and acc.classical.estimate == 0.5
+    assert acc.ppi.estimate == pytest.approx(0.8 + 0.5 - 0.75)
+    # without a score on every row there is no default: the message says what to pass
+    for gold, rest, row in ((classes, [{"prediction": "sport", "score": 0.5}] * 5, 1),
+                             (scored, [{"prediction": "sport", "score": 0.5}, {}], 2)):
+        with pytest.raises(InputError) as info:
+            estimate(gold, rest)
+        assert info.value.field == "score" and info.value.row == row
+        assert "--positive sport" in info.value.message and "'score'" in info.value.message
+        assert "win_rate" not in info.value.message
+    prefs = [{"label": "A", "prediction": "A"}, {"label": "tie", "prediction": "B"}]
+    with pytest.raises(InputError, match="--metric win_rate"):
+        estimate(prefs, [{"prediction": "A"}])
     prev = estimate(classes, [{"prediction": "sport"}] * 5, positive="sport")
     assert prev.metric == "prevalence" and prev.metric_inferred and prev.classical.estimate == 0.5
     passed = estimate(numbers, [{"prediction": 3.0}] * 5, threshold=3)

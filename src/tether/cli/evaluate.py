@@ -154,8 +154,9 @@ def estimate_command(
     predicted: Annotated[Path, typer.Option(
         "--predicted", help="JSONL of unlabelled rows: prediction[, score].")],
     metric: Annotated[Optional[str], typer.Option(
-        help=f"{'|'.join(ESTIMATE_METRICS)} (default: mean for numeric labels; with --positive, "
-             "prevalence; with --threshold, pass_rate).")] = None,
+        help=f"{'|'.join(ESTIMATE_METRICS)} (default: mean for numeric labels, accuracy for "
+             "class labels when every row has a score; with --positive, prevalence; with "
+             "--threshold, pass_rate). The output says which it used.")] = None,
     alpha: Annotated[float, typer.Option(help="1 - confidence level of the intervals.")] = 0.05,
     positive: Annotated[Optional[str], typer.Option(
         help="The class whose prevalence to estimate.")] = None,

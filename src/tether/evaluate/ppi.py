@@ -27,6 +27,7 @@ Example:
 from __future__ import annotations
 
 import math
+import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -287,13 +288,18 @@ def _is_number(value: Any) -> bool:
     return not isinstance(value, bool) and isinstance(value, (int, float))
 
 
-def infer_metric(gold: list, positive: str | None = None, threshold: float | None = None) -> str:
-    """The metric :func:`estimate` uses when none is asked for: ``prevalence`` with a
-    ``positive`` class, ``pass_rate`` with a ``threshold``, else ``mean`` when the gold labels
-    are numbers; class labels without ``positive`` are an error that says what to pass.
+def infer_metric(gold: list, unlabelled: list = (), positive: str | None = None,
+                 threshold: float | None = None) -> str:
+    """The metric :func:`estimate` uses when none is asked for (``(where, record)`` rows):
+    ``prevalence`` with a ``positive`` class, ``pass_rate`` with a ``threshold``; else ``mean``
+    when the gold labels are numbers, and ``accuracy`` when they are classes and every row
+    (gold and unlabelled) has a ``score``. Class labels without scores are an error that says
+    exactly what to pass.
 
     >>> infer_metric([({}, {"label": 4})]), infer_metric([({}, {"label": "a"})], positive="a")
     ('mean', 'prevalence')
+    >>> infer_metric([({}, {"label": "a", "score": 0.9})], [({}, {"score": 0.7})])
+    'accuracy'
     """
     if positive is not None:
         return "prevalence"
@@ -305,10 +311,18 @@ def infer_metric(gold: list, positive: str | None = None, threshold: float | Non
                         ({}, None))
     if first is None:
         raise InputError("missing field 'label'", field="label", **where)
-    raise InputError(f"the gold labels are classes (e.g. {first!r}), not numbers, so there is no "
-                     f"mean to estimate: name the class whose prevalence to estimate with "
-                     f"--positive LABEL, or pass --metric accuracy (every row needs a score)",
-                     field="positive", **where)
+    unscored = next(((w, r) for w, r in [*gold, *unlabelled] if r.get("score") is None), None)
+    if unscored is None:
+        return "accuracy"
+    classes = sorted({str(r.get("label")) for _, r in gold if r.get("label") is not None})
+    preferences = all(c.casefold() in PREFERENCES for c in classes)
+    raise InputError(
+        f"the gold labels are classes (e.g. {first!r}), not numbers, and a row has no 'score', "
+        f"so neither a mean nor an accuracy can be estimated: pass --positive LABEL for the "
+        f"prevalence of one class (e.g. --positive {shlex.quote(classes[0])}), "
+        + ("or --metric win_rate for these A/B/tie preferences, " if preferences else "")
+        + "or add a 'score' (the model's probability of being right) to every row for accuracy",
+        field="score", **unscored[0])
 
 
 def estimate(gold: Rows, unlabelled: Rows, metric: str | None = None, alpha: float = 0.05,
@@ -332,8 +346,9 @@ def estimate(gold: Rows, unlabelled: Rows, metric: str | None = None, alpha: flo
       judge's (``A`` 1, ``B`` 0, ``tie`` 0.5), or ``score`` (the judge's chance that A wins) when
       every row has one.
 
-    Without ``metric`` it is inferred (:func:`infer_metric`: numeric labels give ``mean``) and
-    the result says so (``metric_inferred``). Class labels compare as strings. With ``store``
+    Without ``metric`` it is inferred (:func:`infer_metric`: numeric labels give ``mean``, class
+    labels ``accuracy`` when every row has a ``score``) and the result says so
+    (``metric_inferred``). Class labels compare as strings. With ``store``
     the result is saved there for the report.
 
     >>> gold = [{"label": 1.0, "prediction": 0.9}, {"label": 0.0, "prediction": 0.2},
@@ -358,7 +373,8 @@ def estimate(gold: Rows, unlabelled: Rows, metric: str | None = None, alpha: flo
         raise InputError("the unlabelled set has no rows",
                          **({"path": unlabelled} if isinstance(unlabelled, (str, Path)) else {}))
     inferred = metric is None
-    metric = infer_metric(gold_rows, positive, threshold) if metric is None else metric
+    metric = (infer_metric(gold_rows, unlabelled_rows, positive, threshold)
+              if metric is None else metric)
     if metric == "prevalence":
         if positive is None:
             raise InputError("prevalence needs the positive class (--positive LABEL)",
