@@ -96,3 +96,14 @@ def test_the_embedding_fitted_on_a_sample_gives_the_same_spreads(leads):
     assert [g.metrics["distinct_1"] for g in full.by_generation] == [
         g.metrics["distinct_1"] for g in sampled.by_generation]  # only the embedding differs
     assert any("spread" in w or "distinct" in w for w in sampled.warnings)
+
+
+def test_the_tokens_diversity_counts_give_the_same_embedding(leads):
+    """Diversity tokenizes once and hands its tokens to the embedding: the TF-IDF terms, and
+    so the embedding, are those of scikit-learn's own tokenizer on the raw texts."""
+    from tether.audit.features import svd_embedding
+
+    texts = leads[:400] + ["Émile's  naïve, CAFÉ-au-lait x y 42", ""]
+    direct = svd_embedding(texts, dims=20)
+    shared = svd_embedding([tokens(t) for t in texts], dims=20, tokenized=True)
+    assert np.array_equal(direct, shared)

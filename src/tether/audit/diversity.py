@@ -168,7 +168,7 @@ def diversity(texts: Sequence[str], *, generations: Sequence[int] | None = None,
     if not raw:
         raise InputError("no texts to measure")
     toks = [tokens(t) for t in raw]
-    Z = svd_embedding(raw, seed=seed, fit_max=fit_max)
+    Z = svd_embedding(toks, seed=seed, fit_max=fit_max, tokenized=True)  # one regex pass
     rng = np.random.default_rng(seed)
     common = dict(budget=budget, draws=draws, top_k=top_k, spread_sample=spread_sample, rng=rng)
     by_gen, by_generator, over_time, warnings = [], [], [], []

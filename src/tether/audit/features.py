@@ -19,7 +19,12 @@ import numpy as np
 import scipy.sparse as sp
 from joblib import Parallel, delayed
 from sklearn.decomposition import TruncatedSVD
-from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer, TfidfVectorizer
+from sklearn.feature_extraction.text import (
+    ENGLISH_STOP_WORDS,
+    HashingVectorizer,
+    TfidfTransformer,
+    TfidfVectorizer,
+)
 from sklearn.preprocessing import normalize
 from sklearn.utils import murmurhash3_32
 from threadpoolctl import threadpool_limits
@@ -90,20 +95,31 @@ def small_blas(n: int) -> threadpool_limits:
     return threadpool_limits(1 if n < 20_000 else None, user_api="blas")
 
 
-def svd_embedding(texts: Sequence[str], *, dims: int = 100, seed: int = 0,
-                  fit_max: int | None = None, batch_size: int = 20_000) -> np.ndarray:
+def content_words(tokens: list[str]) -> list[str]:
+    """The terms :func:`svd_embedding` counts, from ``\\w+`` tokens of the lower-cased text:
+    those of two characters or more, English stop words removed (the same terms as
+    scikit-learn's default ``token_pattern`` with ``stop_words="english"``)."""
+    return [t for t in tokens if len(t) > 1 and t not in ENGLISH_STOP_WORDS]
+
+
+def svd_embedding(texts: Sequence[str] | Sequence[list[str]], *, dims: int = 100, seed: int = 0,
+                  fit_max: int | None = None, batch_size: int = 20_000,
+                  tokenized: bool = False) -> np.ndarray:
     """TF-IDF (words, English stop words removed) → truncated SVD → L2-normalised rows.
 
     With ``fit_max``, both are fitted on at most ``fit_max`` texts drawn uniformly (``seed``)
     and every text is then transformed in batches of ``batch_size``, so time and memory for the
-    fit stay bounded however many texts there are.
+    fit stay bounded however many texts there are. With ``tokenized``, ``texts`` are lists of
+    ``\\w+`` tokens of the lower-cased texts (:func:`tether.audit.profile.tokens`), which a
+    caller that has tokenized already passes to avoid a second regex pass; the embedding is the
+    same.
 
     >>> svd_embedding(["a cat", "a dog", "the dog ran"], dims=2).shape
     (3, 2)
     """
     texts = list(texts)
-    tfidf = TfidfVectorizer(sublinear_tf=True, stop_words="english", max_features=50_000,
-                            dtype=np.float32)
+    terms = {"analyzer": content_words} if tokenized else {"stop_words": "english"}
+    tfidf = TfidfVectorizer(sublinear_tf=True, max_features=50_000, dtype=np.float32, **terms)
     sample = texts
     if fit_max is not None and len(texts) > fit_max:
         keep = np.sort(np.random.default_rng(seed).choice(len(texts), fit_max, replace=False))
