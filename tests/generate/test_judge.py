@@ -276,3 +276,100 @@ def test_cli_judge_bad_input_exits_2(server, tmp_path, monkeypatch, capsys):
         message = " ".join(capsys.readouterr().err.split())
         assert message.startswith("error:") and needle in message
     assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_judge_result_is_a_result_kept_as_scores_not_as_a_saved_kind():
+    from tether.errors import NotFoundError
+    from tether.results import Result, kind_of
+    assert issubclass(JudgeResult, Result)
+    with pytest.raises(NotFoundError):  # never saved with save_result: the scores are the output
+        kind_of(JudgeResult)
+
+
+def test_cli_judge_items_file_reruns_without_resending_or_duplicating(server, tmp_path):
+    items = _jsonl(tmp_path / "answers.jsonl", ITEMS)
+    rubric = tmp_path / "rubric.txt"
+    rubric.write_text("5: correct. 1: wrong.")
+    out = tmp_path / "scores.jsonl"
+    args = ["judge", "--items", items, "--out", out, "--rubric", rubric, "--endpoint", server.url,
+            "--model", "fake-gpt-judge", "--family", "gpt", "--cache", tmp_path / "llm.sqlite",
+            "--max-attempts", "3", "--json"]
+    first = json.loads(_cli(*args).stdout)
+    assert (first["scored"], first["failed"], first["out"]) == (3, 4, str(out))
+    assert first["run_id"] is None and first["dataset"] is None  # nothing in any store
+    sent = server.snapshot()
+    again = json.loads(_cli(*args).stdout)
+    # every answered item came from the cache; the one that got no answer (HTTP 500 three
+    # times) is asked once more, and answered now
+    assert server.sent_for("[", since=sent) == 1 and server.sent_for("dead air", since=sent) == 1
+    assert (again["scored"], again["failed"]) == (4, 3)
+    scores = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted(s["id"] for s in scores) == ["q1", "q2", "q3", "q6"]  # rewritten, not appended
+    assert all((s["judge_model"], s["judge_family"]) == ("fake-gpt-judge", "gpt") for s in scores)
+    failures = [json.loads(line) for line in failures_path(out).read_text().splitlines()]
+    assert sorted(f["id"] for f in failures) == ["q4", "q5", "q7"]
+    c = client(server, tmp_path)
+    with pytest.raises(InputError, match="--run-id resumes a run that writes --into") as info:
+        judge(items, RUBRIC, c, out=out, run_id="r1")
+    assert info.value.field == "run_id"
+    c.close()
+
+
+def test_cli_judge_resumes_a_store_run_by_run_id(server, tmp_path):
+    db = tmp_path / "s.duckdb"
+    with Store(db) as s:
+        s.ingest("qa", ITEMS[:6], origin="real", text_field=None)
+    rubric = tmp_path / "rubric.txt"
+    rubric.write_text("5: correct. 1: wrong.")
+    args = ["judge", "--from", "qa", "--into", "qa-judged", "--run-id", "j1", "--rubric", rubric,
+            "--endpoint", server.url, "--model", "fake-gpt-judge", "--store", db,
+            "--cache", tmp_path / "llm.sqlite", "--max-attempts", "2", "--json"]
+    first = json.loads(_cli(*args).stdout)
+    assert (first["run_id"], first["added"], first["scored"], first["failed"]) == ("j1", 3, 3, 3)
+    with Store(db) as s:
+        recorded = {f["parents"][0]: f["reason"] for f in s.failures("j1")}
+    assert set(recorded) == {"q4", "q5", "q6"}
+    # a reply that is not a score is kept whole on the run record, after its reason
+    assert recorded["q4"].startswith("score out of range")
+    raw = json.loads(recorded["q4"].split("; raw reply: ", 1)[1])
+    assert json.loads(raw)["score"] == 9 and json.loads(raw)["reason"].startswith("judged")
+    assert "raw reply" not in recorded["q6"]  # HTTP 500 twice: no reply to keep
+
+    sent = server.snapshot()
+    again = json.loads(_cli(*args).stdout)
+    # only q6, which had no answer, is asked again (twice: one more HTTP 500, then a reply)
+    assert server.sent_for("[", since=sent) == server.sent_for("dead air", since=sent) == 2
+    assert (again["run_id"], again["added"], again["scored"]) == ("j1", 1, 4)
+    with Store(db) as s:
+        judged = s.records("qa-judged")
+        assert sorted(r["parents"][0] for r in judged) == ["q1", "q2", "q3", "q6"]  # no duplicates
+        assert {(r["judge_model"], r["judge_family"]) for r in judged} == {("fake-gpt-judge",
+                                                                            "fake")}
+        assert {f["parents"][0] for f in s.failures("j1")} == {"q4", "q5"}
+
+
+def test_workflow_judge_then_estimate_reads_the_judge_file_as_it_is(server, tmp_path):
+    """`tether judge --out` scores 60 answers; 15 carry a person's score; `tether estimate
+    --predicted` takes the judge's file unchanged (the gold rows are the file's rows joined to
+    the people's scores)."""
+    items = [{"id": f"a{i}", "question": f"q{i}", "answer": f"a{i} [score={1 + (i * 7) % 5}]"}
+             for i in range(60)]
+    rubric = tmp_path / "rubric.txt"
+    rubric.write_text("5: correct. 1: wrong.")
+    out = tmp_path / "scores.jsonl"
+    judged = _cli("judge", "--items", _jsonl(tmp_path / "items.jsonl", items), "--out", out,
+                  "--rubric", rubric, "--endpoint", server.url, "--model", "fake-judge",
+                  "--cache", tmp_path / "llm.sqlite", "--json")
+    assert json.loads(judged.stdout)["scored"] == 60
+    scores = {r["id"]: r for r in map(json.loads, out.read_text().splitlines())}
+    human = {f"a{i}": max(1, scores[f"a{i}"]["prediction"] - i % 2) for i in range(15)}
+    gold = _jsonl(tmp_path / "gold.jsonl", [{**scores[k], "label": v} for k, v in human.items()])
+    result = _cli("estimate", "--gold", gold, "--predicted", out, "--metric", "mean", "--json")
+    assert result.exit_code == 0, result.output
+    d = json.loads(result.stdout)
+    assert (d["n_gold"], d["n_unlabelled"], d["metric"]) == (15, 60, "mean")
+    judge_mean = sum(s["prediction"] for s in scores.values()) / 60
+    bias = sum(scores[k]["prediction"] - v for k, v in human.items()) / 15
+    assert d["classical"]["estimate"] == pytest.approx(sum(human.values()) / 15)
+    assert d["ppi"]["estimate"] == pytest.approx(judge_mean - bias)  # the judge, corrected
+    assert d["ppi"]["estimate"] < judge_mean

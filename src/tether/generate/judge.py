@@ -57,6 +57,7 @@ from tether.generate.llm import LLMClient, RequestFailed, failure_kind
 from tether.generate.templates import render_bounded, sandbox
 from tether.io import iter_records
 from tether.provenance import PROVENANCE_FIELDS
+from tether.results import Result
 from tether.store import Store
 
 #: Fields read, in this order, for the prompt and for the answer when none is named.
@@ -64,6 +65,9 @@ PROMPT_FIELDS = ("prompt", "question", "text")
 ANSWER_FIELDS = ("answer", "prediction", "response")
 #: The judge's reason is kept up to this many characters.
 MAX_REASON = 2000
+#: A failed reply is kept whole in the result and the failures file; on the run record (the
+#: store) up to this many characters.
+MAX_RAW = 4000
 
 SYSTEM_PROMPT = ("You grade answers against a rubric, strictly and fairly. Reply with one JSON "
                  "object and nothing else: no prose, no code fences.")
@@ -276,8 +280,11 @@ class Judge(Generator):
         return params
 
     def _fail(self, row: Mapping[str, Any], reason: str, raw: str | None = None) -> Failure:
+        """Collect the failure; the run records it with the raw reply (up to
+        :data:`MAX_RAW` characters) after the reason."""
         self.failures.append({"id": row["id"], "reason": reason, "raw": raw})
-        return Failure([row["id"]], reason)
+        return Failure([row["id"]], reason if raw is None
+                       else f"{reason}; raw reply: {json.dumps(raw[:MAX_RAW], ensure_ascii=False)}")
 
     def generate(self, seeds: list[dict[str, Any]],
                  seed: int) -> Iterator[dict[str, Any] | Failure]:
@@ -331,7 +338,7 @@ def _safe(value: str) -> str:
 
 
 @dataclass(frozen=True)
-class JudgeFailure:
+class JudgeFailure(Result):
     """An item the judge gave no score: why, and its raw reply (``None`` without a reply)."""
 
     id: str
@@ -341,14 +348,15 @@ class JudgeFailure:
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "reason": self.reason, "raw": self.raw}
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> JudgeFailure:
-        return cls(str(data["id"]), data["reason"], data.get("raw"))
-
 
 @dataclass(frozen=True)
-class JudgeResult:
-    """What one judging pass made. ``to_dict()`` is the ``tether judge --json`` contract."""
+class JudgeResult(Result):
+    """What one judging pass made. ``to_dict()`` is the ``tether judge --json`` contract.
+
+    Not a registered kind and never saved with :meth:`~tether.store.Store.save_result`: what a
+    judging pass keeps is its scores (dataset ``into``, with the run record, and/or the file
+    ``out``), and a report reads those through ``estimate`` and ``eval``.
+    """
 
     judge_model: str
     judge_family: str
@@ -371,14 +379,6 @@ class JudgeResult:
                 "mean_score": self.mean_score, "failures": [f.to_dict() for f in self.failures],
                 "out": self.out, "dataset": self.dataset, "run_id": self.run_id,
                 "added": self.added}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> JudgeResult:
-        return cls(data["judge_model"], data["judge_family"], Rubric.from_dict(data["rubric"]),
-                   data["scored"], data["mean_score"],
-                   tuple(JudgeFailure.from_dict(f) for f in data.get("failures", ())),
-                   data.get("out"), data.get("dataset"), data.get("run_id"),
-                   data.get("added", 0))
 
 
 def failures_path(out: str | Path) -> Path:
@@ -441,6 +441,10 @@ def judge(source: Store | str | Path | Iterable[Mapping[str, Any]], rubric: Rubr
     if into is None and out is None:
         raise InputError("say where the scores go: into a dataset (--into) or a file (--out)",
                          field="out")
+    if run_id is not None and into is None:
+        raise InputError("--run-id resumes a run that writes --into a dataset; scores that go to "
+                         "a file only resume from the request cache: run the same command again",
+                         field="run_id")
     judge_ = Judge(client, rubric, **options)
     added, made_run = 0, None
     if isinstance(source, Store):
