@@ -191,3 +191,97 @@ def test_most_replies_unusable_warns_in_the_cli(fake, tmp_path):
 def test_quality_warning(failed_by, duplicates, expected):
     warning = quality_warning(failed_by, duplicates, 20, True)
     assert warning == expected if expected is None else warning.startswith(expected)
+
+
+# --------------------------------------------------------------- tether judge, the real model
+JUDGED = [("What is the capital of France?", "Paris."), ("What is 2 + 2?", "5"),
+          ("Who wrote Hamlet?", "William Shakespeare."), ("What colour is the sky?", "Green."),
+          ("How many legs has a spider?", "Eight."), ("What is water made of?", "Hydrogen.")]
+
+
+def _cached_replies(cache):
+    """The answer judged -> the judge's raw reply, read from the request cache (SQLite)."""
+    import sqlite3
+
+    con = sqlite3.connect(cache)
+    try:
+        rows = con.execute("SELECT request, response FROM responses").fetchall()
+    finally:
+        con.close()
+    replies = {}
+    for request, response in rows:
+        user = json.loads(request)["messages"][-1]["content"]
+        answer = user.split("Answer:\n", 1)[1].split("\n\nGive a score", 1)[0]
+        replies[answer] = response
+    return replies
+
+
+@pytest.mark.parametrize("json_mode", [True, False], ids=["json", "plain"])
+def test_tether_judge_with_a_real_model_scores_or_fails_never_makes_a_score_up(
+        llama_server, tmp_path, json_mode):
+    """`tether judge --from --into --out --run-id` through llama.cpp: every reply ends as a
+    score on the scale (the number the raw reply holds) or as a failure kept with its raw reply;
+    the same --run-id again sends nothing answered and writes nothing twice."""
+    from typer.testing import CliRunner
+
+    from tether import Store
+    from tether.cli import app
+    from tether.errors import StoreError
+    from tether.generate.judge import Rubric, Unscored, failures_path, parse_score
+
+    db, cache, out = tmp_path / "s.duckdb", tmp_path / "llm.sqlite", tmp_path / "scores.jsonl"
+    items = [{"id": f"i{k}", "question": q, "answer": a} for k, (q, a) in enumerate(JUDGED)]
+    with Store(db) as s:
+        s.ingest("qa", items, origin="real", text_field=None)
+    rubric = tmp_path / "rubric.txt"
+    rubric.write_text("1 means wrong, 5 means correct.")
+    args = ["judge", "--from", "qa", "--into", "qa-judged", "--out", out, "--run-id", "j1",
+            "--rubric", rubric, "--scale", "1-5", "--endpoint", llama_server,
+            "--model", "smollm2-135m", "--store", db, "--cache", cache, "--max-tokens", "48",
+            "--timeout", "60", "--max-attempts", "2", "--concurrency", "2", "--json",
+            *([] if json_mode else ["--no-json-mode"])]
+    first = CliRunner().invoke(app, list(map(str, args)), catch_exceptions=False)
+    assert first.exit_code == 0, first.output
+    d = json.loads(first.stdout)
+    print({k: d[k] for k in ("scored", "failed", "mean_score")}, d["failures"][:2])
+    assert d["scored"] + d["failed"] == len(items) and d["judge_family"] == "smollm"
+
+    rubric_ = Rubric("r", 1, 5)
+    replies = _cached_replies(cache)
+    answers = {item["id"]: item["answer"] for item in items}
+    scores = {r["id"]: r for r in map(json.loads, out.read_text().splitlines())}
+    for key, score in scores.items():  # the score is the one the raw reply holds, on the scale
+        assert 1 <= score["prediction"] <= 5
+        assert parse_score(replies[answers[key]], rubric_, json_mode)[0] == score["prediction"]
+        assert (score["judge_model"], score["judge_family"]) == ("smollm2-135m", "smollm")
+    failures = [json.loads(line) for line in failures_path(out).read_text().splitlines()]
+    assert failures == d["failures"] and not set(scores) & {f["id"] for f in failures}
+    for failure in failures:
+        if failure["raw"] is not None:  # a reply that is no score on 1-5: kept whole, refused
+            assert failure["raw"] == replies[answers[failure["id"]]]
+            with pytest.raises(Unscored):
+                parse_score(failure["raw"], rubric_, json_mode)
+        else:  # no complete reply (cut off, transport): nothing cached, nothing scored
+            assert answers[failure["id"]] not in replies
+    with Store(db) as s:  # no score at all: no dataset either
+        judged = s.records("qa-judged") if s.has_dataset("qa-judged") else []
+        assert {r["parents"][0]: float(r["label"]) for r in judged} == {
+            k: float(v["prediction"]) for k, v in scores.items()}
+        assert len(s.failures("j1")) == len(failures)
+
+    if not failures:  # a run complete without failures is not run again
+        with pytest.raises(StoreError, match="already complete"):
+            CliRunner().invoke(app, list(map(str, args)), catch_exceptions=False)
+        return
+    cached = len(replies)
+    again = CliRunner().invoke(app, list(map(str, args)), catch_exceptions=False)
+    assert again.exit_code == 0, again.output
+    d2 = json.loads(again.stdout)
+    unanswered = sum(f["raw"] is None for f in failures)
+    assert len(_cached_replies(cache)) <= cached + unanswered  # only the unanswered were sent
+    with Store(db) as s:
+        parents = [r["parents"][0] for r in s.records("qa-judged")] \
+            if s.has_dataset("qa-judged") else []
+    assert len(parents) == len(set(parents)) == d2["scored"]  # nothing written twice
+    if unanswered == 0:  # every reply came from the cache: the same outcome
+        assert d2["failures"] == d["failures"] and d2["added"] == 0
