@@ -49,6 +49,7 @@ from typing import Any
 
 from tether.audit.mirage import MirageResult
 from tether.audit.overlap import find_overlap
+from tether.config import DATASET_KEYS
 from tether.errors import PolicyError
 from tether.store import Store
 
@@ -223,7 +224,7 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"{source}: not valid TOML: {exc}") from None
     for key in raw:
-        if key not in _TOP_KEYS:
+        if key not in _TOP_KEYS and key != "columns":  # [columns] is tether.config's
             raise _fail(source, key, f"unknown key; known keys: {', '.join(_TOP_KEYS)}")
     shares: dict[str, float] = {}
     tables = raw.get("datasets", {})
@@ -232,8 +233,8 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
     for name, table in tables.items():
         if not isinstance(table, dict):
             raise _fail(source, f"datasets.{name}", "expected a table")
-        for key in table:
-            if key != "max_synthetic_share":
+        for key in table:  # the other keys are tether.config's dataset defaults
+            if key != "max_synthetic_share" and key not in DATASET_KEYS:
                 raise _fail(source, f"datasets.{name}.{key}",
                             "unknown key; known keys: max_synthetic_share")
         if "max_synthetic_share" in table:

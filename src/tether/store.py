@@ -278,6 +278,14 @@ _STORED_FIELDS_TEXT = ("to_json(map_from_entries(list_transform(json_keys(fields
                        "lambda k: struct_pack(k := k, v := fields ->> k))))")
 
 
+def _without_null_members(value: str) -> str:
+    """SQL: the JSON ``value`` without its null members, in an object at every depth and in
+    each object of a list (nulls in lists are values and stay)."""
+    return (f"CASE json_type({value}) WHEN 'ARRAY' THEN to_json(list_transform("
+            f"json_extract({value}, '$[*]'), lambda t: json_merge_patch('{{}}', t))) "
+            f"WHEN 'OBJECT' THEN json_merge_patch('{{}}', {value}) ELSE {value} END")
+
+
 def _fields_sql(types: Mapping[str, str], mapping: Mapping[str, str | None], *,
                 as_text: bool) -> str:
     """The user's other fields packed as one JSON object (NULL when there are none)."""
@@ -287,15 +295,13 @@ def _fields_sql(types: Mapping[str, str], mapping: Mapping[str, str | None], *,
         return "NULL::JSON"
 
     def value(c: str) -> str:
-        if not as_text:
-            return _ident(c)
-        if types[c].startswith(("STRUCT", "MAP", "JSON")):
-            # null members dropped at every depth: a struct built from rows with different keys
-            # must hash the same whatever its sibling rows were
-            return f"CAST(json_merge_patch('{{}}', to_json({_ident(c)})) AS VARCHAR)"
-        if types[c].endswith("]"):
-            return f"CAST(to_json({_ident(c)}) AS VARCHAR)"
-        return f"CAST({_ident(c)} AS VARCHAR)"
+        if types[c].startswith(("STRUCT", "MAP", "JSON")) or types[c].endswith("]"):
+            # null members dropped (in objects, and in the objects of a list: the turns of a
+            # conversation): a struct built from rows with different keys must be stored and
+            # hashed the same whatever its sibling rows were
+            packed = _without_null_members(f"to_json({_ident(c)})")
+            return f"CAST({packed} AS VARCHAR)" if as_text else packed
+        return f"CAST({_ident(c)} AS VARCHAR)" if as_text else _ident(c)
 
     pairs = ", ".join(f"{_ident(c)} := {value(c)}" for c in user_cols)
     # null-valued keys are dropped (json_merge_patch), so a record hashes the same whatever
@@ -453,9 +459,25 @@ def _declared_rules(mapping: Mapping[str, str | None], declared: Mapping[str, An
                    f"expected a finite number in {span} (the label range), got {{value}}",
                    "label"),
                   (label_col, f"{number} NOT BETWEEN {lo!r} AND {hi!r}",
-                   f"{{value}} is outside the label range {span}; fix the score or the range",
+                   f"{{raw}} is outside the label range {span}; fix the score or the range",
                    "label")]
     return rules
+
+
+@contextmanager
+def _in_split(name: str | None, dataset: str, folder: str | Path | None) -> Iterator[None]:
+    """Re-raise an :class:`InputError` about one split of a ``DatasetDict`` (dataset ``name``,
+    ``dataset-SPLIT``) naming the split: its folder of a ``save_to_disk`` folder, else
+    ``split SPLIT``."""
+    try:
+        yield
+    except InputError as exc:
+        if name is None or exc.path is not None:
+            raise
+        split = name.removeprefix(f"{dataset}-")
+        where = Path(folder) / split if folder is not None else f"split {split}"
+        raise InputError(exc.message, path=where, line=exc.line, row=exc.row,
+                         field=exc.field) from None
 
 
 def derived_id_sql(content_hash: str = "content_hash", parents: str = "parents") -> str:
@@ -768,6 +790,7 @@ class Store:
             ...     s.ingest("d", [{"text": "hi"}], origin="real").to_dict()
             {'dataset': 'd', 'added': 1, 'skipped_duplicates': 0}
         """
+        origin_path = source if isinstance(source, (str, Path)) else None
         source = frames.to_arrow(source, split)
         defaults = {"origin": origin, "label_origin": label_origin, "family": family,
                     "generator": generator, "domain": domain, "task": task}
@@ -790,10 +813,12 @@ class Store:
             try:
                 results = []
                 for name, part in parts:
-                    declared = self._declared(name, given)
-                    results.append(self._write(
-                        name, part, path, fmt, exhaustive, defaults, config_json, mapping,
-                        declared, run_id, generator))
+                    split_of = name if isinstance(source, dict) else None
+                    with _in_split(split_of, dataset, origin_path):
+                        declared = self._declared(name, given, path)
+                        results.append(self._write(
+                            name, part, path, fmt, exhaustive, defaults, config_json, mapping,
+                            declared, run_id, generator))
                 self.con.commit()
                 break
             except _TypeDrift as drift:
@@ -835,16 +860,19 @@ class Store:
                              "WHERE run_id = ?", [added, skipped, run_id])
         return IngestResult(dataset, added, skipped, run_id)
 
-    def _declared(self, dataset: str, given: Mapping[str, Any]) -> dict[str, Any]:
+    def _declared(self, dataset: str, given: Mapping[str, Any],
+                  path: Path | None = None) -> dict[str, Any]:
         """What this ingest checks: the declaration it was given, else the one the dataset was
         first given (``text_fields``, ``label_range``); a different one is refused."""
         kept = self.declarations(dataset)
         for key, value in given.items():
             if key in kept and kept[key] != value:
-                shown = ",".join(map(str, kept[key]))
-                raise InputError(f"dataset {dataset!r} was ingested with {key} {shown}; give "
+                option = "fields" if key == "text_fields" else key
+                shown = (",".join(kept[key]) if key == "text_fields"
+                         else "{:g},{:g}".format(*kept[key]))
+                raise InputError(f"dataset {dataset!r} was ingested with {option} {shown}; give "
                                  f"the same (or leave it out) or ingest into another dataset",
-                                 field=key)
+                                 path=path, field=option)
         return {**kept, **given}
 
     def _register_dedup(self) -> None:
@@ -902,9 +930,10 @@ class Store:
                 return io.scan_sql(path, fmt, columns=types), types
             own += [c for c in text_fields if c in types and c not in own]
             if fmt == "csv" and own:
-                types |= {c: "VARCHAR" for c in own}
-                return io.scan_sql(path, fmt, exhaustive=exhaustive,
-                                   columns={c: "VARCHAR" for c in own}), types
+                # CSV holds a conversation as its JSON text (as export writes it)
+                typed = {c: "JSON" if c == "messages" else "VARCHAR" for c in own}
+                types |= typed
+                return io.scan_sql(path, fmt, exhaustive=exhaustive, columns=typed), types
             return io.scan_sql(path, fmt), types
         if isinstance(source, pa.Table):
             table = source
@@ -1748,16 +1777,31 @@ class Store:
         return Lineage(sample_id, ancestors, descendants, seeds)
 
     def export(self, name: str, path: str | Path, fmt: str | None = None, *,
-               user_names: bool = True) -> ExportResult:
+               user_names: bool = True, names: Mapping[str, str] | None = None) -> ExportResult:
         """Write dataset ``name`` to JSONL, CSV or Parquet with every provenance field, and beside
         it a Hugging Face dataset card (``<stem>.card.md``) and Croissant JSON-LD
         (``<stem>.croissant.json``, see :mod:`tether.cards`). User fields come back as columns,
-        under the user's own names (:meth:`field_names`) unless ``user_names=False``."""
+        under the user's own names (:meth:`field_names`, ``names`` for those no ingest
+        recorded) unless ``user_names=False``; a ``messages`` field as a JSON list (in CSV, its
+        JSON text), score labels (a declared ``label_range``) as numbers.
+
+        Example:
+            >>> import tempfile
+            >>> out = Path(tempfile.mkdtemp()) / "qa.jsonl"
+            >>> with Store(":memory:") as s:
+            ...     _ = s.ingest("qa", [{"q": "Why?", "score": 4}], origin="real",
+            ...                  label_origin="real", text_field="q", label_field="score",
+            ...                  label_range=(1, 5))
+            ...     _ = s.export("qa", out)
+            >>> row = json.loads(out.read_text().splitlines()[0])
+            >>> row["q"], row["score"], row["origin"]
+            ('Why?', 4, 'real')
+        """
         self._require(name)
         out = Path(path)
         fmt = io.detect_format(out, fmt)
         out.parent.mkdir(parents=True, exist_ok=True)
-        select = self._user_select(name, csv=fmt == "csv", user_names=user_names)
+        select = self._user_select(name, fmt=fmt, user_names=user_names, names=names)
         options = {"jsonl": "FORMAT json", "csv": "FORMAT csv, HEADER true",
                    "parquet": "FORMAT parquet"}[fmt]
         self.con.execute(f"COPY ({select}) TO {_lit(out)} ({options})")
@@ -1778,10 +1822,11 @@ class Store:
                                             generated_by)
         return ExportResult(name, str(out), str(card), summary.count, str(croissant))
 
-    def field_names(self, name: str) -> dict[str, str]:
+    def field_names(self, name: str, fallback: Mapping[str, str] | None = None) -> dict[str, str]:
         """The user's own names of the fields the store keeps as ``id``, ``text`` and ``label``:
         what the dataset's first ingest was given as ``id_field``, ``text_field`` and
-        ``label_field`` (the store's names for data no ingest wrote, such as an engine's).
+        ``label_field``; for data no ingest wrote (an engine's), ``fallback``'s names, else the
+        store's.
 
         Example:
             >>> with Store(":memory:") as s:
@@ -1789,7 +1834,7 @@ class Store:
             ...     s.field_names("d")
             {'id': 'id', 'text': 'body', 'label': 'label'}
         """
-        given = self._first_ingest_param(name, "fields") or {}
+        given = self._first_ingest_param(name, "fields") or dict(fallback or {})
         return {k: given.get(k) or k for k in ("id", "text", "label")}
 
     def declarations(self, name: str) -> dict[str, Any]:
@@ -1815,26 +1860,38 @@ class Store:
             [path, name, path]).fetchone()
         return json.loads(row[0]) if row else None
 
-    def _user_select(self, name: str, *, csv: bool = False, user_names: bool = True) -> str:
+    def _user_select(self, name: str, *, fmt: str | None = None, user_names: bool = True,
+                     names: Mapping[str, str] | None = None) -> str:
         """SQL reading dataset ``name`` the way the user wrote it: the user's fields as columns
         (id, text, label under the user's names, then the others), provenance fields beside
-        them; ``csv`` writes nested values as JSON text."""
+        them. For ``fmt`` ``jsonl`` and ``csv`` nested values are JSON (CSV writes it as
+        text), for Parquet and DataFrames (``fmt=None``) structs and lists."""
         structure = self.con.execute("SELECT json_group_structure(fields) FROM samples "
                                      "WHERE dataset = ? AND fields IS NOT NULL", [name]).fetchone()[0]
         expand = []
         if structure and structure != "null":
             shape = _signed(json.loads(structure))
-            if csv:  # CSV has no nested values: write them as JSON text
+            if fmt in ("csv", "jsonl"):  # nested values as stored (CSV: as JSON text), not
+                # as structs of every key any row has (a turn without a name would get one)
                 shape = {k: v if isinstance(v, str) else "JSON" for k, v in shape.items()}
             expand = [f"unnest(json_transform(fields, {_lit(json.dumps(shape))}))"]
-        names = self.field_names(name) if user_names else {}
-        own = [f"{c} AS {_ident(names.get(c, c))}" for c in ("id", "text", "label")
-               if c != "text" or self._any_text(name)]
+        names = self.field_names(name, names) if user_names else {}
+        own = [f"{self._label_sql(name) if c == 'label' else c} AS {_ident(names.get(c, c))}"
+               for c in ("id", "text", "label") if c != "text" or self._any_text(name)]
         provenance = [f"CAST(to_json({c}) AS VARCHAR) AS {c}"
-                      if csv and c in ("parents", "generator_config") else c
+                      if fmt == "csv" and c in ("parents", "generator_config") else c
                       for c in PROVENANCE_FIELDS if c != "id"]
         return (f"SELECT {', '.join([*own, *expand, *provenance])} FROM samples "
                 f"WHERE dataset = {_lit(name)} ORDER BY rowid")
+
+    def _label_sql(self, name: str) -> str:
+        """The stored label of dataset ``name`` as written: score labels (a declared
+        ``label_range``) as numbers, integers when every one was written as one."""
+        if "label_range" not in self.declarations(name):
+            return "label"
+        whole = self.con.execute("SELECT coalesce(bool_and(regexp_full_match(label, '-?[0-9]+')), "
+                                 "true) FROM samples WHERE dataset = ?", [name]).fetchone()[0]
+        return f"CAST(label AS {'BIGINT' if whole else 'DOUBLE'})"
 
     def _any_text(self, name: str) -> bool:
         return self.con.execute("SELECT count(text) FROM samples WHERE dataset = ?",

@@ -6,13 +6,18 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Optional
 
 import typer
+from typer._click.core import ParameterSource
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+from tether.config import Config, load_config
+from tether.errors import InputError
+from tether.store import Store, store_path
 
 StoreOpt = Annotated[
     Path | None,
@@ -28,6 +33,91 @@ FromOpt = Annotated[str, typer.Option("--from", help="Dataset of seed (or unlabe
 IntoOpt = Annotated[str, typer.Option("--into", help="Dataset to write the new samples to.")]
 RunIdOpt = Annotated[str | None, typer.Option(
     "--run-id", help="Resume an interrupted run (or retry a run's failures) with its id.")]
+
+# ---------------------------------------------------------------- options tether.toml may set
+#: The parameters that name the dataset a command works on, in the order they are looked for.
+_DATASET_PARAMS = ("dataset", "name", "real", "synthetic", "train", "eval")
+
+
+def _names_list(value: str) -> list[str]:
+    names = [n.strip() for n in value.split(",")]
+    if not all(names):
+        raise InputError(f"--fields must read NAME,NAME,..., got {value!r}", field="fields")
+    return names
+
+
+def _bounds(value: str) -> tuple[float, float]:
+    try:
+        lo, hi = (float(v) for v in value.split(","))
+    except ValueError:
+        raise InputError(f"--label-range must read LO,HI (two numbers), got {value!r}",
+                         field="label_range") from None
+    return lo, hi
+
+
+#: Command-line text of the options that are lists or pairs, as the library takes them.
+_PARSE: dict[str, Callable[[str], Any]] = {"fields": _names_list, "label_range": _bounds}
+
+
+def configured(ctx: typer.Context, param: typer.CallbackParam, value: Any) -> Any:
+    """Callback of every option ``tether.toml`` may set (:mod:`tether.config`): the value
+    given on the command line (or in the environment) wins; else the ``[datasets.NAME]`` or
+    ``[columns]`` value for the command's dataset; else the option's default. The audits'
+    ``--field`` defaults to the configured ``text_field`` (which the store keeps as ``text``).
+
+    The dataset is known here because click processes the options given on the command line
+    before those left to their defaults.
+    """
+    key = "text_field" if param.name == "field" else str(param.name)
+    if ctx.get_parameter_source(str(param.name)) is ParameterSource.DEFAULT:
+        dataset = next((ctx.params[p] for p in _DATASET_PARAMS if ctx.params.get(p)), None)
+        value = _config(ctx).defaults(dataset).get(key, value)
+        return _stored_field(ctx, dataset, value) if param.name == "field" else value
+    return _PARSE[key](value) if key in _PARSE and isinstance(value, str) else value
+
+
+def _config(ctx: typer.Context) -> Config:
+    """The ``tether.toml`` of this command (read once per command)."""
+    meta = ctx.find_root().meta
+    if "tether.config" not in meta:
+        meta["tether.config"] = load_config(store=store_path(ctx.params.get("store")))
+    return meta["tether.config"]
+
+
+def _stored_field(ctx: typer.Context, dataset: str | None, name: str) -> str:
+    """``name`` as an audit reads it: ``text`` when it is what ``dataset``'s ingest stored as
+    the text (its ``text_field``), else ``name`` itself."""
+    path = store_path(ctx.params.get("store"))
+    if name == "text" or dataset is None or not Path(path).exists():
+        return name
+    with Store(path, read_only=True) as s:
+        stored = s.field_names(dataset) if s.has_dataset(dataset) else {}
+    return "text" if stored.get("text") == name else name
+
+
+FieldsOpt = Annotated[Optional[str], typer.Option(
+    "--fields", callback=configured,
+    help="The records' text fields, NAME,NAME,... (e.g. question,context,answer); a field "
+         "named messages must be a conversation in the OpenAI chat format.")]
+LabelRangeOpt = Annotated[Optional[str], typer.Option(
+    "--label-range", callback=configured, metavar="LO,HI",
+    help="Labels are scores: each must be a finite number in [LO, HI] (e.g. 1,5).")]
+TextFieldOpt = Annotated[str, typer.Option(callback=configured, help="Field holding the text.")]
+LabelFieldOpt = Annotated[str, typer.Option(callback=configured,
+                                            help="Field holding the label.")]
+IdFieldOpt = Annotated[str, typer.Option(
+    callback=configured, help="Field holding the id (derived from content when absent).")]
+OriginOpt = Annotated[Optional[str], typer.Option(
+    callback=configured, help="Origin of the inputs: real|synthetic.")]
+LabelOriginOpt = Annotated[Optional[str], typer.Option(
+    callback=configured, help="Origin of the labels: real|synthetic.")]
+FamilyOpt = Annotated[Optional[str], typer.Option(
+    callback=configured, help="model|rule|simulation (synthetic only).")]
+GeneratorOpt = Annotated[Optional[str], typer.Option(
+    callback=configured, help="NAME@VERSION of the generator or source.")]
+FieldOpt = Annotated[str, typer.Option(
+    "--field", callback=configured,
+    help="Field to measure: text, or any field of the records (prompt, response ...).")]
 
 
 def console(stderr: bool = False) -> Console:

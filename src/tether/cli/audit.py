@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from tether.cli._common import (
+    FieldOpt,
     JsonOpt,
     MlflowOpt,
     SeedOpt,
@@ -40,8 +41,6 @@ RealOpt = Annotated[str, typer.Option("--real", help="Dataset of real samples.")
 SyntheticOpt = Annotated[str, typer.Option(
     "--synthetic", help="Dataset of synthetic samples (the same as --real: split by origin).")]
 DatasetOpt = Annotated[str, typer.Option("--dataset", "-d", help="Dataset to audit.")]
-FieldOpt = Annotated[str, typer.Option(
-    "--field", help="Field to measure: text, or any field of the records (prompt, response ...).")]
 TurnsOpt = Annotated[Optional[str], typer.Option(
     "--turns", help="For a messages field (OpenAI chat format): user | assistant | all.")]
 

@@ -5,13 +5,29 @@ Reading commands open the store read-only, so they run beside other readers."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from tether.cli._common import JsonOpt, StoreOpt, counts_table, emit, parse_kv
+from tether.cli._common import (
+    FamilyOpt,
+    FieldsOpt,
+    GeneratorOpt,
+    IdFieldOpt,
+    JsonOpt,
+    LabelFieldOpt,
+    LabelOriginOpt,
+    LabelRangeOpt,
+    OriginOpt,
+    StoreOpt,
+    TextFieldOpt,
+    configured,
+    counts_table,
+    emit,
+    parse_kv,
+)
 from tether.store import Store
 
 
@@ -42,16 +58,18 @@ def init(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
 def ingest(
     path: Annotated[Path, typer.Argument(help="A JSONL, CSV or Parquet file, or a Hugging Face save_to_disk folder.")],
     dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset to add to.")],
-    origin: Annotated[Optional[str], typer.Option(help="Origin of the inputs: real|synthetic.")] = None,
-    label_origin: Annotated[Optional[str], typer.Option(help="Origin of the labels: real|synthetic.")] = None,
-    family: Annotated[Optional[str], typer.Option(help="model|rule|simulation (synthetic only).")] = None,
-    generator: Annotated[Optional[str], typer.Option(help="NAME@VERSION of the generator or source.")] = None,
+    origin: OriginOpt = None,
+    label_origin: LabelOriginOpt = None,
+    family: FamilyOpt = None,
+    generator: GeneratorOpt = None,
     config: Annotated[Optional[list[str]], typer.Option("--config", help="Generator configuration as key=value (repeatable).")] = None,
     domain: Annotated[Optional[str], typer.Option(help="What the samples are about.")] = None,
     task: Annotated[Optional[str], typer.Option(help="What the samples are for.")] = None,
-    text_field: Annotated[str, typer.Option(help="Field holding the text.")] = "text",
-    label_field: Annotated[str, typer.Option(help="Field holding the label.")] = "label",
-    id_field: Annotated[str, typer.Option(help="Field holding the id (derived from content when absent).")] = "id",
+    text_field: TextFieldOpt = "text",
+    label_field: LabelFieldOpt = "label",
+    id_field: IdFieldOpt = "id",
+    fields: FieldsOpt = None,
+    label_range: LabelRangeOpt = None,
     fmt: Annotated[Optional[str], typer.Option("--format", help="jsonl|csv|parquet (default: from the suffix).")] = None,
     split: Annotated[Optional[str], typer.Option(help="Of a saved DatasetDict, only this split (default: each split as DATASET-SPLIT).")] = None,
     store: StoreOpt = None,
@@ -59,15 +77,17 @@ def ingest(
 ) -> None:
     """Add samples from a file, with their provenance, in one transaction.
 
-    Provenance options apply to every row that does not carry the field itself.
+    Provenance options apply to every row that does not carry the field itself. Options not
+    given are read from tether.toml (its datasets.DATASET table, then its columns table).
 
-    Example: tether ingest reviews.jsonl --dataset reviews --origin real --label-origin real
+    Example: tether ingest qa.jsonl -d qa --origin real --label-origin real --fields question,context,answer --label-field score --label-range 1,5
     """
     with Store(store) as s:
         result = s.ingest(dataset, path, origin=origin, label_origin=label_origin, family=family,
                           generator=generator, generator_config=parse_kv(config), domain=domain,
                           task=task, text_field=text_field, label_field=label_field,
-                          id_field=id_field, fmt=fmt, split=split)
+                          id_field=id_field, fmt=fmt, split=split, fields=fields,
+                          label_range=label_range)
     results = result if isinstance(result, list) else [result]  # a DatasetDict: one per split
     emit([r.to_dict() for r in results] if isinstance(result, list) else result, as_json,
          "\n".join(f"{escape(r.dataset)}: added {r.added}, skipped {r.skipped_duplicates} "
@@ -128,16 +148,31 @@ def lineage(sample_id: Annotated[str, typer.Argument(metavar="ID", help="Sample 
          f"real seeds: {escape(', '.join(result.real_seeds)) or '-'}")
 
 
+def _unrecorded_name(kind: str) -> Any:
+    """An export option naming the column the store keeps as ``kind``."""
+    return Annotated[Optional[str], typer.Option(
+        callback=configured, help=f"Name to write the {kind} under when no ingest recorded one "
+                                  f"(data an engine wrote; default: tether.toml's, else {kind}).")]
+
+
 def export(name: Annotated[str, typer.Argument(help="Dataset name.")],
            out: Annotated[Path, typer.Option("--out", help="File to write.")],
            fmt: Annotated[Optional[str], typer.Option("--format", help="jsonl|csv|parquet (default: from the suffix).")] = None,
+           text_field: _unrecorded_name("text") = None,
+           label_field: _unrecorded_name("label") = None,
+           id_field: _unrecorded_name("id") = None,
            store: StoreOpt = None, as_json: JsonOpt = False) -> None:
     """Write a dataset with every provenance field, and a dataset card beside it.
 
+    The user's fields come back under the names they were ingested with (a messages field as a
+    JSON list, score labels as numbers).
+
     Example: tether export news --format parquet --out news.parquet
     """
+    names = {k: v for k, v in (("text", text_field), ("label", label_field), ("id", id_field))
+             if v is not None}
     with Store(store, read_only=True) as s:
-        result = s.export(name, out, fmt)
+        result = s.export(name, out, fmt, names=names)
     emit(result, as_json, f"wrote {result.count} samples to {result.path} (card: {result.card}, "
                           f"Croissant: {result.croissant})")
 
