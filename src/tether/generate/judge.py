@@ -18,8 +18,9 @@ Where the scores go, and why:
   as ``generator`` (``judge:MODEL@VERSION``, family ``model``) and ``parents`` = the judged
   sample. A score is a label made by a model, exactly like a teacher's label, so it takes the
   same provenance: ``origin`` stays the judged input's origin. The run is recorded like any
-  generator run (configuration with the rubric's hash, failures with their reasons, resumable
-  by ``run_id``). The source dataset, and a person's score in its ``label``, is left as it is.
+  generator run (configuration with the rubric's hash, failures with their reasons and raw
+  replies, resumable by ``run_id``). The source dataset, and a person's score in its ``label``,
+  is left as it is.
 * a **JSONL file** (``out``): one ``{id, prediction, judge_model, judge_family, judge_reason}``
   line per scored item — the score is the ``prediction``, tether's name for a model's per-item
   output (``score`` means a probability to :func:`tether.evaluate.ppi.estimate`), so the file is
