@@ -4,6 +4,7 @@ with the store unchanged; export writes the user's own field names back."""
 
 from __future__ import annotations
 
+import csv
 import json
 
 import pytest
@@ -28,6 +29,7 @@ QA = [
     {"question": "Capital of France?", "context": "Geography.", "answer": "Paris", "score": 1,
      "messages": [{"role": "user", "content": "Capital of France?"}]},
 ]
+MESSAGES = json.dumps([{"role": "user", "content": "hi"}])
 DECLARED = dict(text_field=None, label_field="score", fields=FIELDS, label_range=(1, 5))
 
 
@@ -62,6 +64,11 @@ BAD = {
     "turn without role": ({**QA[1], "messages": [{"content": "hi"}]}, "messages",
                           "turn 0 "),
     "turn a string": ({**QA[1], "messages": ["hi"]}, "messages", "turn 0 is not a"),
+    "turn without content": ({**QA[1], "messages": [{"role": "user"}]}, "messages",
+                             "turn 0 is not a {role, content} object"),
+    "one turn, no list": ({**QA[1], "messages": {"role": "user", "content": "hi"}}, "messages",
+                          "got an object (one turn: put it in a list)"),
+    "empty conversation": ({**QA[1], "messages": []}, "messages", "the conversation is empty"),
     "unknown role": ({**QA[1], "messages": [{"role": "user", "content": "a"},
                                             {"role": "bot", "content": "b"}]},
                      "messages", "turn 1 has unknown role 'bot'"),
@@ -86,6 +93,34 @@ def test_each_bad_record_is_one_error_at_its_line_and_field_and_changes_nothing(
     assert (err.path, err.line, err.field) == (str(path), 2, field), str(err)
     assert message in err.message
     assert snapshot(qa_store) == before
+
+
+CSV_BAD = {
+    "missing field": (["q", "", MESSAGES, "3"], "answer", "'answer' is missing"),
+    "messages not JSON": (["q", "a", "[{'role': 'user'", "3"], "messages",
+                          "expected a list of {role, content}"),
+    "unknown role": (["q", "a", json.dumps([{"role": "bot", "content": "x"}]), "3"], "messages",
+                     "unknown role 'bot'"),
+    "score not a number": (["q", "a", MESSAGES, "high"], "score", "expected a number in [1, 5]"),
+    "score not finite": (["q", "a", MESSAGES, "nan"], "score", "expected a finite number"),
+    "score out of range": (["q", "a", MESSAGES, "7"], "score", "7 is outside the label range"),
+}
+
+
+@pytest.mark.parametrize("case", list(CSV_BAD), ids=str)
+def test_csv_records_are_checked_the_same(store, tmp_path, case):
+    bad, field, message = CSV_BAD[case]
+    path = tmp_path / "qa.csv"
+    with path.open("w", newline="") as fh:
+        csv.writer(fh).writerows([["question", "answer", "messages", "score"],
+                                  ["first", "one", MESSAGES, "4"], bad])
+    declared = {**DECLARED, "fields": ("question", "answer", "messages")}
+    with pytest.raises(InputError) as caught:
+        store.ingest("qa", path, origin="real", label_origin="real", **declared)
+    err = caught.value
+    assert (err.path, err.line, err.field) == (str(path), 3, field), str(err)
+    assert message in err.message
+    assert store.datasets() == [] and store.runs() == []
 
 
 @pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity", "1e999"])

@@ -235,8 +235,12 @@ def chat_problem(value: Any) -> str | None:
     "turn 1 has unknown role 'bot'; roles are system, user, assistant, tool"
     """
     if not isinstance(value, list):
-        shown = "a string" if isinstance(value, str) else type(value).__name__
+        kinds = [(str, "a string"), (bool, "a boolean"), ((int, float), "a number"),
+                 (dict, "an object (one turn: put it in a list)")]
+        shown = next((name for kind, name in kinds if isinstance(value, kind)), "null")
         return f"expected a list of {{role, content}} (the OpenAI chat format), got {shown}"
+    if not value:
+        return "the conversation is empty; it needs at least one {role, content} turn"
     for i, turn in enumerate(value):
         if not isinstance(turn, dict) or "role" not in turn or "content" not in turn:
             return f"turn {i} is not a {{role, content}} object: {json.dumps(turn)[:60]}"

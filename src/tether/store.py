@@ -411,11 +411,13 @@ def _declaration(fields: Iterable[str] | None, label_range: tuple[float, float] 
 
 
 def _turns_ok_sql(value: str) -> str:
-    """SQL: whether the JSON list ``value`` is a conversation in the OpenAI chat format."""
+    """SQL: whether the JSON list ``value`` is a conversation in the OpenAI chat format (one
+    turn or more)."""
     roles = ", ".join(map(_lit, io.CHAT_ROLES))
-    return (f"coalesce(list_bool_and(list_transform(json_extract({value}, '$[*]'), "
+    return (f"(json_array_length({value}) > 0 AND "
+            f"coalesce(list_bool_and(list_transform(json_extract({value}, '$[*]'), "
             f"lambda t: json_type(t) = 'OBJECT' AND coalesce(t ->> 'role' IN ({roles}), false) "
-            f"AND coalesce(json_type(t, '$.content') = 'VARCHAR', false))), true)")
+            f"AND coalesce(json_type(t, '$.content') = 'VARCHAR', false))), true))")
 
 
 def _chat_message(raw: str) -> str:
@@ -771,10 +773,12 @@ class Store:
 
         ``fields`` declares the user's text fields (``("question", "context", "answer")``):
         every record must hold each as a string, or as a conversation in the OpenAI chat format
-        (a list of ``{role, content}``, roles system, user, assistant, tool, content a string;
-        a field named ``messages`` must be one). ``label_range=(lo, hi)`` declares labels to be
-        scores: each must be a finite number within it. Both are recorded with the dataset
-        (:meth:`declarations`) and hold for its later ingests.
+        (a list of one or more ``{role, content}``, roles system, user, assistant, tool,
+        content a string; a field named ``messages`` must be one, in CSV as its JSON text).
+        ``label_range=(lo, hi)`` declares labels to be scores: each must be a finite number
+        within it. Both are recorded with the dataset (:meth:`declarations`) and hold for its
+        later ingests; another declaration is refused. An error in one split of a
+        ``DatasetDict`` names the split (``split test``, or its folder) and its row.
 
         Values are stored exactly as given, or refused: a text that is not a string, a label of
         another type than the labels before it (``7`` among strings; one type throughout, such
@@ -930,10 +934,15 @@ class Store:
                 return io.scan_sql(path, fmt, columns=types), types
             own += [c for c in text_fields if c in types and c not in own]
             if fmt == "csv" and own:
-                # CSV holds a conversation as its JSON text (as export writes it)
-                typed = {c: "JSON" if c == "messages" else "VARCHAR" for c in own}
-                types |= typed
-                return io.scan_sql(path, fmt, exhaustive=exhaustive, columns=typed), types
+                types |= {c: "VARCHAR" for c in own}
+                scan = io.scan_sql(path, fmt, exhaustive=exhaustive,
+                                   columns={c: "VARCHAR" for c in own})
+                if "messages" in own:  # a conversation as its JSON text (as export writes it);
+                    # text that is no JSON stays a string, which the chat-format rule refuses
+                    types["messages"] = "JSON"
+                    scan = (f"(SELECT * REPLACE (CASE WHEN json_valid(messages) THEN "
+                            f"json(messages) ELSE to_json(messages) END AS messages) FROM {scan})")
+                return scan, types
             return io.scan_sql(path, fmt), types
         if isinstance(source, pa.Table):
             table = source
