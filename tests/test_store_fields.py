@@ -259,3 +259,20 @@ def test_names_no_ingest_recorded_come_from_the_caller_and_recorded_ones_win(sto
     store.ingest("news", [{"body": "b"}], origin="real", text_field="body")
     store.export("news", tmp_path / "b.jsonl", names={"text": "other"})
     assert read_jsonl(tmp_path / "b.jsonl")[0]["body"] == "b"
+
+
+def test_a_turn_is_stored_and_hashed_the_same_whatever_keys_its_sibling_rows_have(tmp_path):
+    alone, named = QA[2], QA[1]  # QA[1] has a turn with a "name"; QA[2] has none
+    hashes = []
+    for rows in ([alone], [named, alone]):
+        with Store(tmp_path / f"s{len(rows)}.duckdb") as s:
+            s.ingest("qa", write_jsonl(tmp_path / f"in{len(rows)}.jsonl", rows), origin="real",
+                     label_origin="real", **DECLARED)
+            record = s.records("qa")[-1]
+            assert record["messages"] == alone["messages"]  # no "name": null added
+            hashes.append(record["content_hash"])
+            # the same record again is a duplicate, whichever file it comes in
+            again = s.ingest("qa", write_jsonl(tmp_path / "again.jsonl", [alone]), origin="real",
+                             label_origin="real", **DECLARED)
+            assert (again.added, again.skipped_duplicates) == (0, 1)
+    assert hashes[0] == hashes[1]
