@@ -94,7 +94,7 @@ def test_a_writer_two_readers_and_a_second_writer(tmp_path):
 
     with Store(store, read_only=True) as s:
         assert s.summary("copies").count == SEEDS and s.summary("extra").count == 50
-        assert s.con.execute("SELECT count(DISTINCT id), count(DISTINCT content_hash) FROM "
+        assert s._con.execute("SELECT count(DISTINCT id), count(DISTINCT content_hash) FROM "
                              "samples WHERE dataset = 'copies'").fetchone() == (SEEDS, SEEDS)
         (run,) = s.runs("copies")
         assert (run["status"], run["added"]) == ("complete", SEEDS)

@@ -54,7 +54,7 @@ def test_report_numbers_match_the_json_twin(demo):
 
 def test_every_family_and_provenance_is_in_the_store(demo):
     with Store(demo.store, read_only=True) as store:
-        families = {r[0] for r in store.con.execute(
+        families = {r[0] for r in store._con.execute(
             "SELECT DISTINCT family FROM samples WHERE family IS NOT NULL").fetchall()}
         assert families == {"model", "rule", "simulation"}
         teacher = store.summary("teacher-labels")

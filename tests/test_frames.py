@@ -53,11 +53,11 @@ def test_pandas_named_index_becomes_a_column_and_bad_frames_write_nothing(store)
     frame = pd.DataFrame({"text": ["a", "b"]}, index=pd.Index(["x1", "x2"], name="doc"))
     store.ingest("d", frame, origin="real")
     assert store.to_pandas("d")["doc"].tolist() == ["x1", "x2"]
-    before = store.con.execute("SELECT count(*) FROM samples").fetchone()[0]
+    before = store._con.execute("SELECT count(*) FROM samples").fetchone()[0]
     mixed = pd.DataFrame({"text": ["a", "b"], "odd": [1, "one"]})
     with pytest.raises(InputError, match="DataFrame cannot be converted"):
         store.ingest("d2", mixed, origin="real")
-    assert store.con.execute("SELECT count(*) FROM samples").fetchone()[0] == before
+    assert store._con.execute("SELECT count(*) FROM samples").fetchone()[0] == before
     assert not store.has_dataset("d2")
 
 

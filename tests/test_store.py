@@ -14,7 +14,7 @@ from tether import InputError, NotFoundError, Store, StoreError
 def snapshot(store: Store) -> tuple:
     """Everything the store holds, to compare before and after a failed write."""
     return tuple(
-        tuple(sorted(map(str, store.con.execute(f"SELECT * FROM {t}").fetchall())))
+        tuple(sorted(map(str, store._con.execute(f"SELECT * FROM {t}").fetchall())))
         for t in ("datasets", "samples", "runs", "failures", "audits")
     )
 
@@ -245,7 +245,7 @@ def test_unicode_twins_are_duplicates_but_keep_exact_content_hashes(store):
 def test_dedup_key_is_the_content_hash_for_content_normalising_leaves_alone(store):
     store.ingest("d", [{"text": "plain", "n": 1}, {"text": "d\u00e9j\u00e0 vu"},
                        {"text": "cafe\u0301"}], origin="real")
-    rows = store.con.execute("SELECT text, content_hash, dedup_key FROM samples "
+    rows = store._con.execute("SELECT text, content_hash, dedup_key FROM samples "
                              "ORDER BY rowid").fetchall()
     assert [h == k for _, h, k in rows] == [True, True, False]
 
@@ -255,10 +255,10 @@ def test_a_store_written_before_dedup_keys_opens_and_gets_them(tmp_path):
     with Store(path) as s:
         s.ingest("d", [{"text": "plain", "n": 1.5, "tags": ["a"]}, {"text": "cafe\u0301"}],
                  origin="real")
-        keys = s.con.execute("SELECT dedup_key FROM samples ORDER BY rowid").fetchall()
-        s.con.execute("ALTER TABLE samples DROP COLUMN dedup_key")
+        keys = s._con.execute("SELECT dedup_key FROM samples ORDER BY rowid").fetchall()
+        s._con.execute("ALTER TABLE samples DROP COLUMN dedup_key")
     with Store(path) as s:
-        assert s.con.execute("SELECT dedup_key FROM samples ORDER BY rowid").fetchall() == keys
+        assert s._con.execute("SELECT dedup_key FROM samples ORDER BY rowid").fetchall() == keys
         assert s.ingest("d", [{"text": "caf\u00e9"}], origin="real").added == 0
 
 

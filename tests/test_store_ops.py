@@ -40,9 +40,9 @@ def lineage_store(path):
 
 
 def snapshot(s: Store) -> tuple:
-    return (s.con.execute("SELECT dataset, id, parents FROM samples ORDER BY ALL").fetchall(),
-            s.con.execute("SELECT name FROM datasets ORDER BY 1").fetchall(),
-            s.con.execute("SELECT run_id, dataset FROM runs ORDER BY 1").fetchall())
+    return (s._con.execute("SELECT dataset, id, parents FROM samples ORDER BY ALL").fetchall(),
+            s._con.execute("SELECT name FROM datasets ORDER BY 1").fetchall(),
+            s._con.execute("SELECT run_id, dataset FROM runs ORDER BY 1").fetchall())
 
 
 # ------------------------------------------------------------------------------ rm / mv
@@ -57,7 +57,7 @@ def test_remove_refuses_when_other_datasets_descend_and_changes_nothing(tmp_path
                                   "samples": 3, "dependents": ["syn"]}
         assert not s.has_dataset("real") and s.summary("syn").count == 2
         assert [r["dataset"] for r in s.runs()] == ["syn", "other"]  # its run went with it
-        assert s.con.execute("SELECT count(*) FROM samples WHERE dataset = 'real'").fetchone()[0] == 0
+        assert s._con.execute("SELECT count(*) FROM samples WHERE dataset = 'real'").fetchone()[0] == 0
 
 
 def test_remove_a_leaf_and_unknown_names(tmp_path):
@@ -84,7 +84,7 @@ def test_rename_moves_samples_runs_and_qualified_parents(tmp_path):
         assert s.lineage("r0").descendants  # bare parent ids still resolve
         assert s.dependents("seeds") == {"syn": 2}
         # a parent qualified as dataset:id follows the rename
-        s.con.execute("UPDATE samples SET parents = ['other:' || (SELECT id FROM samples "
+        s._con.execute("UPDATE samples SET parents = ['other:' || (SELECT id FROM samples "
                       "WHERE dataset = 'other')] WHERE text = 'child 1'")
         assert s.dependents("other") == {"syn": 1}
         s.rename("other", "alone", force=True)
@@ -150,7 +150,7 @@ def test_killed_run_is_interrupted_and_resumes_by_its_id(tmp_path):
     with Store(store, read_only=True) as s:
         assert s.run(run["run_id"])["status"] == "complete"
         assert s.summary("noisy").count == 2500
-        assert s.con.execute("SELECT count(DISTINCT id) FROM samples WHERE dataset = 'noisy'"
+        assert s._con.execute("SELECT count(DISTINCT id) FROM samples WHERE dataset = 'noisy'"
                              ).fetchone()[0] == 2500
 
 
@@ -158,9 +158,9 @@ def test_running_run_of_a_live_process_stays_running(store):
     run_id = store.start_run("generate", "d", generator="g@1")
     row = store.run(run_id)
     assert (row["status"], row["pid"]) == ("running", os.getpid())
-    store.con.execute("UPDATE runs SET pid = 2147483646 WHERE run_id = ?", [run_id])
+    store._con.execute("UPDATE runs SET pid = 2147483646 WHERE run_id = ?", [run_id])
     assert store.run(run_id)["status"] == "interrupted"
-    store.con.execute("UPDATE runs SET host = 'elsewhere' WHERE run_id = ?", [run_id])
+    store._con.execute("UPDATE runs SET host = 'elsewhere' WHERE run_id = ?", [run_id])
     assert store.run(run_id)["status"] == "running"  # another host's pid cannot be checked
 
 
@@ -174,12 +174,12 @@ def test_old_store_without_pid_columns_opens(tmp_path):
     path = tmp_path / "old.duckdb"
     with Store(path) as s:
         s.ingest("d", [{"text": "x"}], origin="real")
-        s.con.execute("ALTER TABLE runs DROP COLUMN pid")
-        s.con.execute("ALTER TABLE runs DROP COLUMN host")
+        s._con.execute("ALTER TABLE runs DROP COLUMN pid")
+        s._con.execute("ALTER TABLE runs DROP COLUMN host")
     with Store(path, read_only=True) as s:  # read-only cannot migrate: reads without them
         assert [r["status"] for r in s.runs()] == ["complete"] and s.runs()[0]["pid"] is None
     with Store(path) as s:
-        assert "pid" in {r[0] for r in s.con.execute("DESCRIBE runs").fetchall()}
+        assert "pid" in {r[0] for r in s._con.execute("DESCRIBE runs").fetchall()}
 
 
 # ------------------------------------------------------------------------ names vs paths
@@ -279,9 +279,9 @@ def test_released_lets_another_process_in(tmp_path, monkeypatch):
     path = tmp_path / "s.duckdb"
     with Store(path) as s:
         s.ingest("d", [{"text": "x"}], origin="real")
-        con = s.con
+        con = s._con
         with s.released():  # just opened: kept, reopening every few milliseconds would cost
-            assert s.con is con
+            assert s._con is con
         monkeypatch.setattr(store_module, "RELEASE_EVERY", 0.0)
         with s.released():
             proc = subprocess.run([*CLI, "--wait", "0", "datasets", "--json", "--store", str(path)],

@@ -672,10 +672,10 @@ class Store:
         if read_only and self.path != ":memory:" and not Path(self.path).exists():
             raise NotFoundError(f"no store at {self.path}; create one with `tether init` or "
                                 "`tether ingest`, or pass --store")
-        self.con = self._connect()
+        self._con = self._connect()
         if not read_only:
-            self.con.execute(_SCHEMA)
-            self.con.execute(_MIGRATIONS)
+            self._con.execute(_SCHEMA)
+            self._con.execute(_MIGRATIONS)
             self._backfill_dedup_keys()
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
@@ -721,11 +721,11 @@ class Store:
         if self.path == ":memory:" or time.monotonic() - self._opened_at < RELEASE_EVERY:
             yield
             return
-        self.con.close()
+        self._con.close()
         try:
             yield
         finally:
-            self.con = self._connect()
+            self._con = self._connect()
 
     def __enter__(self) -> Store:
         return self
@@ -734,7 +734,7 @@ class Store:
         self.close()
 
     def close(self) -> None:
-        self.con.close()
+        self._con.close()
 
     # ------------------------------------------------------------------ writes
     def ingest(
@@ -813,7 +813,7 @@ class Store:
         # the write is rolled back and done again with types inferred from every record
         self._register_dedup()
         for exhaustive in (False, True):
-            self.con.begin()
+            self._con.begin()
             try:
                 results = []
                 for name, part in parts:
@@ -823,20 +823,20 @@ class Store:
                         results.append(self._write(
                             name, part, path, fmt, exhaustive, defaults, config_json, mapping,
                             declared, run_id, generator))
-                self.con.commit()
+                self._con.commit()
                 break
             except _TypeDrift as drift:
-                self.con.rollback()
+                self._con.rollback()
                 if exhaustive:
                     raise io.diagnose(path, fmt, drift.__cause__) from None
             except BaseException:
-                self.con.rollback()
+                self._con.rollback()
                 raise
             finally:
-                self.con.execute("DROP VIEW IF EXISTS _staged")
-                self.con.execute("DROP TABLE IF EXISTS _stage")
-                self.con.execute("DROP TABLE IF EXISTS _parents")
-                self.con.unregister("_in_view")  # a no-op when the source was a file
+                self._con.execute("DROP VIEW IF EXISTS _staged")
+                self._con.execute("DROP TABLE IF EXISTS _stage")
+                self._con.execute("DROP TABLE IF EXISTS _parents")
+                self._con.unregister("_in_view")  # a no-op when the source was a file
         return results if isinstance(source, dict) else results[0]
 
     def _write(self, dataset: str, source: Any, path: Path | None, fmt: str | None,
@@ -860,7 +860,7 @@ class Store:
                              status="complete", added=added, skipped=skipped,
                              params={"fields": mapping, **declared})
         else:
-            self.con.execute("UPDATE runs SET added = added + ?, skipped = skipped + ? "
+            self._con.execute("UPDATE runs SET added = added + ?, skipped = skipped + ? "
                              "WHERE run_id = ?", [added, skipped, run_id])
         return IngestResult(dataset, added, skipped, run_id)
 
@@ -882,17 +882,17 @@ class Store:
     def _register_dedup(self) -> None:
         """Make :func:`dedup_key_sql`'s function known to this connection. Outside a
         transaction: one rolled back would take the function with it."""
-        if not self.con.execute("SELECT count(*) FROM duckdb_functions() WHERE function_name = ?",
+        if not self._con.execute("SELECT count(*) FROM duckdb_functions() WHERE function_name = ?",
                                 [_DEDUP_UDF]).fetchall()[0][0]:
-            self.con.create_function(_DEDUP_UDF, _dedup_arrow, ["VARCHAR"], "VARCHAR",
+            self._con.create_function(_DEDUP_UDF, _dedup_arrow, ["VARCHAR"], "VARCHAR",
                                      type="arrow", null_handling="special")
 
     def _backfill_dedup_keys(self) -> None:
         """Give samples stored before dedup keys existed their key (a no-op afterwards)."""
-        if self.con.execute("SELECT count(*) FROM samples WHERE dedup_key IS NULL").fetchone()[0]:
+        if self._con.execute("SELECT count(*) FROM samples WHERE dedup_key IS NULL").fetchone()[0]:
             self._register_dedup()
             key = dedup_key_sql("text", "label", _STORED_FIELDS_TEXT, "content_hash")
-            self.con.execute(f"UPDATE samples SET dedup_key = {key} WHERE dedup_key IS NULL")
+            self._con.execute(f"UPDATE samples SET dedup_key = {key} WHERE dedup_key IS NULL")
 
     @staticmethod
     def _check_defaults(defaults: Mapping[str, str | None]) -> None:
@@ -921,7 +921,7 @@ class Store:
             # dropped without a word (a CSV header names every column)
             every = exhaustive or fmt == "jsonl"
             try:
-                types = {r[0]: r[1] for r in self.con.execute(
+                types = {r[0]: r[1] for r in self._con.execute(
                     f"DESCRIBE SELECT * FROM {io.scan_sql(path, fmt, exhaustive=every)}"
                 ).fetchall()}
             except duckdb.Error as exc:
@@ -954,8 +954,8 @@ class Store:
                 raise _mixed_types(rows, exc) from None
         if table.num_rows == 0:
             raise InputError("no records to ingest")
-        self.con.register("_in_view", table)
-        return "_in_view", {r[0]: r[1] for r in self.con.execute("DESCRIBE _in_view").fetchall()}
+        self._con.register("_in_view", table)
+        return "_in_view", {r[0]: r[1] for r in self._con.execute("DESCRIBE _in_view").fetchall()}
 
     def _stage(self, scan: str, types: Mapping[str, str], defaults: Mapping[str, str | None],
                config_json: str | None, mapping: Mapping[str, str | None], run_id: str,
@@ -1034,7 +1034,7 @@ class Store:
         given = {name: (f"CAST({_ident(name)} AS VARCHAR)" if name in types else "NULL::VARCHAR")
                  for name in ("generation", "content_hash")}
         try:
-            self.con.execute(f"""
+            self._con.execute(f"""
                 CREATE OR REPLACE TEMP TABLE _stage AS
                 WITH base AS (
                     SELECT {mapped('id')} AS given_id, {mapped('text') if text_col else 'NULL::VARCHAR'} AS text,
@@ -1079,10 +1079,10 @@ class Store:
         # rows are numbered by their place in the input: _stage keeps insertion order, so its
         # rowid, counted from the first, is that place (a window function here would cost a
         # third of the whole ingest). Rows written inside a transaction do not start at rowid 0.
-        count, first = self.con.execute("SELECT count(*), min(rowid) FROM _stage").fetchone()
+        count, first = self._con.execute("SELECT count(*), min(rowid) FROM _stage").fetchone()
         if count == 0:
             raise InputError("the file holds no records", path=path)
-        self.con.execute(f"CREATE OR REPLACE TEMP VIEW _staged AS "
+        self._con.execute(f"CREATE OR REPLACE TEMP VIEW _staged AS "
                          f"SELECT rowid - {first - 1} AS _row, * FROM _stage")
         self._check_rows(mapping, declared, where)
         label_col = mapping["label"]
@@ -1141,7 +1141,7 @@ class Store:
             (label_col, "_label_kind IN ('a list', 'an object')",
              "expected a string or a number, got {raw}; a label is one value", _SHOWN.format("label")),
         ]
-        first = self.con.execute("SELECT arg_min(_label_kind, _row) FILTER "
+        first = self._con.execute("SELECT arg_min(_label_kind, _row) FILTER "
                                  "(WHERE _label_kind IS NOT NULL) FROM _staged").fetchone()[0]
         if first is not None:
             rules.append((label_col, f"_label_kind <> {_lit(first)}",
@@ -1150,11 +1150,11 @@ class Store:
         rules += _declared_rules(mapping, declared)
         rules = [r for r in rules if r is not None and r[0] is not None]
         select = ", ".join(f"min(_row) FILTER (WHERE {cond})" for _, cond, _, _ in rules)
-        firsts = self.con.execute(f"SELECT {select} FROM _staged").fetchone()
+        firsts = self._con.execute(f"SELECT {select} FROM _staged").fetchone()
         broken = [(row, rule) for row, rule in zip(firsts, rules) if row is not None]
         if broken:
             row, (field_name, _, message, value_sql) = min(broken, key=lambda b: b[0])
-            value = self.con.execute(f"SELECT {value_sql} FROM _staged WHERE _row = ?",
+            value = self._con.execute(f"SELECT {value_sql} FROM _staged WHERE _row = ?",
                                      [row]).fetchone()[0]
             self._raise_at(where, row, field_name, message(value) if callable(message)
                            else message.format(value=repr(value), raw=value))
@@ -1166,7 +1166,7 @@ class Store:
         expression over the packed fields finds candidates in SQL; Python confirms them (a
         string may hold the same characters)."""
         path, fmt = where
-        suspects = self.con.execute(f"""
+        suspects = self._con.execute(f"""
             SELECT * FROM (
                 SELECT _row, CAST(fields AS VARCHAR) AS f, CAST(generator_config AS VARCHAR) AS g,
                        coalesce(_label_kind = 'a number'
@@ -1204,10 +1204,10 @@ class Store:
         earlier in this input count as in ``dataset``). A bare id held by samples of different
         content in several datasets is ambiguous and refused; copies of one sample (same
         content hash, as a mix makes) are one parent."""
-        if not self.con.execute("SELECT count(*) FROM _stage WHERE generation IS NULL"
+        if not self._con.execute("SELECT count(*) FROM _stage WHERE generation IS NULL"
                                 ).fetchone()[0]:
             return
-        self.con.execute("""
+        self._con.execute("""
             CREATE OR REPLACE TEMP TABLE _parents AS
             WITH p AS (SELECT DISTINCT rowid AS r, unnest(parents) AS parent FROM _stage
                        WHERE generation IS NULL),
@@ -1232,8 +1232,8 @@ class Store:
             LEFT JOIN (SELECT * FROM qualified UNION ALL SELECT * FROM bare) k
               ON k.r = p.r AND k.parent = p.parent
         """, [dataset])
-        offset = self.con.execute("SELECT min(rowid) - 1 FROM _stage").fetchone()[0]
-        ambiguous = self.con.execute("""
+        offset = self._con.execute("SELECT min(rowid) - 1 FROM _stage").fetchone()[0]
+        ambiguous = self._con.execute("""
             SELECT r, parent, list_sort(list_distinct(list(dataset))) FROM _parents
             GROUP BY r, parent HAVING count(DISTINCT content_hash) > 1
             ORDER BY r LIMIT 1""").fetchone()
@@ -1244,11 +1244,11 @@ class Store:
                            f"{', '.join(names)}; qualify it as dataset:id (e.g. "
                            f"{names[0]}:{parent})")
         while True:
-            pending = self.con.execute("SELECT count(*) FROM _staged WHERE generation IS NULL"
+            pending = self._con.execute("SELECT count(*) FROM _staged WHERE generation IS NULL"
                                        ).fetchone()[0]
             if not pending:
                 break
-            self.con.execute("""
+            self._con.execute("""
                 UPDATE _stage SET generation = resolved.g FROM (
                     SELECT p.r, 1 + max(k.generation) AS g,
                            count(*) FILTER (WHERE k.generation IS NULL) AS missing
@@ -1261,20 +1261,20 @@ class Store:
                 ) resolved
                 WHERE _stage.rowid = resolved.r AND resolved.missing = 0
             """, [dataset])
-            left = self.con.execute("SELECT count(*) FROM _staged WHERE generation IS NULL"
+            left = self._con.execute("SELECT count(*) FROM _staged WHERE generation IS NULL"
                                     ).fetchone()[0]
             if left == pending:
-                missing = self.con.execute("SELECT r, parent FROM _parents WHERE id IS NULL "
+                missing = self._con.execute("SELECT r, parent FROM _parents WHERE id IS NULL "
                                            "ORDER BY r LIMIT 1").fetchone()
                 if missing is None:
-                    row = self.con.execute("SELECT min(_row) FROM _staged WHERE generation IS NULL"
+                    row = self._con.execute("SELECT min(_row) FROM _staged WHERE generation IS NULL"
                                            ).fetchone()[0]
                     self._raise_at(where, row, "parents", "the parents form a cycle (a sample "
                                    "descends from itself); fix the parents")
                 self._raise_at(where, missing[0] - offset, "parents",
                                f"parent {missing[1]!r} is not in the store (nor in this input); "
                                "ingest the samples it was derived from first")
-        bad = self.con.execute("""SELECT _row, given_generation, generation FROM _staged
+        bad = self._con.execute("""SELECT _row, given_generation, generation FROM _staged
                                   WHERE given_generation IS NOT NULL
                                     AND CAST(given_generation AS INTEGER) <> generation
                                   ORDER BY _row LIMIT 1""").fetchone()
@@ -1285,21 +1285,21 @@ class Store:
 
     def _commit_stage(self, dataset: str, where: tuple) -> tuple[int, int]:
         # by dedup key: equal content hashes have equal keys, and so do Unicode twins
-        total, keys = self.con.execute("SELECT count(*), count(DISTINCT dedup_key) "
+        total, keys = self._con.execute("SELECT count(*), count(DISTINCT dedup_key) "
                                        "FROM _staged").fetchone()
         if keys < total:  # keep the first row of each content
-            self.con.execute("""
+            self._con.execute("""
                 DELETE FROM _stage WHERE rowid IN (
                     SELECT r FROM (SELECT rowid AS r, row_number() OVER (PARTITION BY dedup_key
                                                                          ORDER BY rowid) AS k
                                    FROM _stage) WHERE k > 1)""")
-        existing = self.con.execute("SELECT count(*) FROM samples WHERE dataset = ?",
+        existing = self._con.execute("SELECT count(*) FROM samples WHERE dataset = ?",
                                     [dataset]).fetchone()[0]
         if existing:  # drop content the dataset already holds
-            self.con.execute("DELETE FROM _stage WHERE dedup_key IN "
+            self._con.execute("DELETE FROM _stage WHERE dedup_key IN "
                              "(SELECT dedup_key FROM samples WHERE dataset = ?)", [dataset])
-        kept, ids = self.con.execute("SELECT count(*), count(DISTINCT id) FROM _staged").fetchone()
-        dup = kept > ids and self.con.execute("""
+        kept, ids = self._con.execute("SELECT count(*), count(DISTINCT id) FROM _staged").fetchone()
+        dup = kept > ids and self._con.execute("""
             SELECT b._row, b.id, a._row FROM _staged a JOIN _staged b
               ON a.id = b.id AND a._row < b._row ORDER BY b._row LIMIT 1""").fetchone()
         if dup:
@@ -1307,7 +1307,7 @@ class Store:
             at = ", ".join(f"{k} {v}" for k, v in first.items())
             self._raise_at(where, dup[0], "id",
                            f"duplicate id {dup[1]!r} (first seen at {at}) with different content")
-        clash = existing and self.con.execute("""
+        clash = existing and self._con.execute("""
             SELECT s._row, s.id FROM _staged s JOIN samples t
               ON t.dataset = ? AND t.id = s.id ORDER BY s._row LIMIT 1""", [dataset]).fetchone()
         if clash:
@@ -1315,11 +1315,11 @@ class Store:
                            f"id {clash[1]!r} is already in dataset {dataset!r} with different content")
         columns = ", ".join(_STORED_COLUMNS[1:])
         # _stage was written in file order and a plain scan keeps it, so no ORDER BY is needed
-        self.con.execute(f"INSERT INTO samples (dataset, {columns}, dedup_key) "
+        self._con.execute(f"INSERT INTO samples (dataset, {columns}, dedup_key) "
                          f"SELECT ? AS dataset, {columns}, dedup_key FROM _stage", [dataset])
         added = kept
         now = _now()
-        self.con.execute("""INSERT INTO datasets VALUES (?, ?, ?, NULL)
+        self._con.execute("""INSERT INTO datasets VALUES (?, ?, ?, NULL)
                             ON CONFLICT (name) DO UPDATE SET updated_at = excluded.updated_at""",
                          [dataset, now, now])
         return added, total - added
@@ -1330,7 +1330,7 @@ class Store:
                     source: str | None = None, status: str = "running", added: int = 0,
                     skipped: int = 0, params: Mapping[str, Any] | None = None) -> None:
         now = _now()
-        self.con.execute(
+        self._con.execute(
             "INSERT INTO runs (run_id, kind, dataset, generator, generator_config, config_hash, "
             "seed, source, started_at, ended_at, status, added, skipped, failed, created_by, "
             "params, pid, host) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)",
@@ -1352,7 +1352,7 @@ class Store:
         """
         config_json = canonical_json(dict(config)) if config is not None else None
         if run_id is not None:
-            existing = self.con.execute("SELECT status, generator, config_hash, failed FROM runs "
+            existing = self._con.execute("SELECT status, generator, config_hash, failed FROM runs "
                                         "WHERE run_id = ?", [run_id]).fetchone()
             if existing is not None:
                 status, gen, chash, failed = existing
@@ -1362,10 +1362,10 @@ class Store:
                     raise StoreError(f"run {run_id} was started with {gen} and another "
                                      "configuration; resume it with the same generator and "
                                      "configuration, or start a new run id")
-                self.con.execute("UPDATE runs SET status = 'running', ended_at = NULL, pid = ?, "
+                self._con.execute("UPDATE runs SET status = 'running', ended_at = NULL, pid = ?, "
                                  "host = ? WHERE run_id = ?",
                                  [os.getpid(), socket.gethostname(), run_id])
-                self.con.execute("DELETE FROM failures WHERE run_id = ?", [run_id])
+                self._con.execute("DELETE FROM failures WHERE run_id = ?", [run_id])
                 return run_id
         run_id = run_id or uuid.uuid4().hex[:12]
         self._insert_run(run_id, kind, dataset, generator=generator, config_json=config_json,
@@ -1376,7 +1376,7 @@ class Store:
         """Record items a run could not make (``(parent ids, reason)``); returns how many."""
         rows = [(run_id, list(parents), reason, _now()) for parents, reason in failures]
         if rows:
-            self.con.executemany("INSERT INTO failures VALUES (?, ?, ?, ?)", rows)
+            self._con.executemany("INSERT INTO failures VALUES (?, ?, ?, ?)", rows)
         return len(rows)
 
     def failures(self, run_id: str) -> list[dict[str, Any]]:
@@ -1388,7 +1388,7 @@ class Store:
                    summary: Mapping[str, Any] | None = None) -> None:
         """Mark a run ``complete`` (or ``failed``) and record its failure count and the
         generator's ``summary`` (JSON; kept when ``None``)."""
-        self.con.execute("UPDATE runs SET status = ?, ended_at = ?, failed = ?, "
+        self._con.execute("UPDATE runs SET status = ?, ended_at = ?, failed = ?, "
                          "summary = coalesce(?, summary) WHERE run_id = ?",
                          [status, _now(), failed,
                           canonical_json(dict(summary)) if summary is not None else None, run_id])
@@ -1421,7 +1421,7 @@ class Store:
         return rows
 
     def _run_rows(self, where: str, params: list) -> list[dict[str, Any]]:
-        have = {r[0] for r in self.con.execute("DESCRIBE runs").fetchall()}
+        have = {r[0] for r in self._con.execute("DESCRIBE runs").fetchall()}
         # a store opened read-only may predate the pid and host columns
         extra = ", ".join(f"NULL AS {c}" for c in ("pid", "host") if c not in have)
         rows = self._dicts(f"SELECT *{', ' + extra if extra else ''} FROM runs {where} "
@@ -1433,7 +1433,7 @@ class Store:
     def dependents(self, name: str) -> dict[str, int]:
         """Other datasets holding samples derived from ``name`` (their ``parents`` name its ids,
         bare or as ``name:id``), with how many such samples each."""
-        rows = self.con.execute("""
+        rows = self._con.execute("""
             WITH ids AS (SELECT id FROM samples WHERE dataset = $1),
                  refs AS (SELECT dataset, rowid AS r, unnest(parents) AS parent FROM samples
                           WHERE dataset <> $1 AND len(parents) > 0)
@@ -1453,13 +1453,13 @@ class Store:
     @contextmanager
     def _transaction(self) -> Iterator[None]:
         """One transaction: committed when the block ends, rolled back on any error."""
-        self.con.begin()
+        self._con.begin()
         try:
             yield
         except BaseException:
-            self.con.rollback()
+            self._con.rollback()
             raise
-        self.con.commit()
+        self._con.commit()
 
     def remove(self, name: str, *, force: bool = False) -> DatasetChange:
         """Delete dataset ``name``: its samples, and the runs that wrote to it with their
@@ -1475,13 +1475,13 @@ class Store:
         self._require(name)
         with self._transaction():
             dependents = self._refuse_with_dependents(name, "remove", force)
-            count = self.con.execute("SELECT count(*) FROM samples WHERE dataset = ?",
+            count = self._con.execute("SELECT count(*) FROM samples WHERE dataset = ?",
                                      [name]).fetchone()[0]
-            self.con.execute("DELETE FROM samples WHERE dataset = ?", [name])
-            self.con.execute("DELETE FROM failures WHERE run_id IN "
+            self._con.execute("DELETE FROM samples WHERE dataset = ?", [name])
+            self._con.execute("DELETE FROM failures WHERE run_id IN "
                              "(SELECT run_id FROM runs WHERE dataset = ?)", [name])
-            self.con.execute("DELETE FROM runs WHERE dataset = ?", [name])
-            self.con.execute("DELETE FROM datasets WHERE name = ?", [name])
+            self._con.execute("DELETE FROM runs WHERE dataset = ?", [name])
+            self._con.execute("DELETE FROM datasets WHERE name = ?", [name])
         return DatasetChange("removed", name, None, count, dependents)
 
     def rename(self, old: str, new: str, *, force: bool = False) -> DatasetChange:
@@ -1503,19 +1503,19 @@ class Store:
                              "(tether rm) or choose another name")
         with self._transaction():
             dependents = self._refuse_with_dependents(old, "rename", force)
-            count = self.con.execute("SELECT count(*) FROM samples WHERE dataset = ?",
+            count = self._con.execute("SELECT count(*) FROM samples WHERE dataset = ?",
                                      [old]).fetchone()[0]
-            self.con.execute("UPDATE samples SET dataset = $2 WHERE dataset = $1", [old, new])
-            self.con.execute("""
+            self._con.execute("UPDATE samples SET dataset = $2 WHERE dataset = $1", [old, new])
+            self._con.execute("""
                 UPDATE samples SET parents = list_transform(parents, lambda p: CASE
                     WHEN starts_with(p, $1 || ':') THEN $2 || ':' || p[length($1) + 2:]
                     ELSE p END)
                 WHERE list_bool_or(list_transform(parents, lambda p: starts_with(p, $1 || ':')))""",
                              [old, new])
-            self.con.execute("UPDATE runs SET dataset = $2 WHERE dataset = $1", [old, new])
-            self.con.execute("INSERT INTO datasets SELECT $2, created_at, $3, location "
+            self._con.execute("UPDATE runs SET dataset = $2 WHERE dataset = $1", [old, new])
+            self._con.execute("INSERT INTO datasets SELECT $2, created_at, $3, location "
                              "FROM datasets WHERE name = $1", [old, new, _now()])
-            self.con.execute("DELETE FROM datasets WHERE name = ?", [old])
+            self._con.execute("DELETE FROM datasets WHERE name = ?", [old])
         return DatasetChange("renamed", old, new, count, dependents)
 
     # ------------------------------------------------------------------ audits
@@ -1532,7 +1532,7 @@ class Store:
             3
         """
         result_id = uuid.uuid4().hex[:12]
-        self.con.execute("INSERT INTO audits VALUES (?, ?, ?, ?, ?)",
+        self._con.execute("INSERT INTO audits VALUES (?, ?, ?, ?, ?)",
                          [result_id, kind_of(result).name, _now(),
                           json.dumps(params or {}, default=str),
                           json.dumps(result.to_dict(), default=str)])
@@ -1543,7 +1543,7 @@ class Store:
         those whose saved parameters equal ``params`` (e.g. ``real="A", synthetic="B"``)."""
         k = kind_of(kind) if isinstance(kind, type) else results_kind(kind)
         where = "".join(f" AND json_extract_string(params, '$.{_json_key(p)}') = ?" for p in params)
-        rows = self.con.execute(
+        rows = self._con.execute(
             f"SELECT audit_id, params, result, created_at FROM audits WHERE kind = ?{where} "
             "ORDER BY created_at DESC, rowid DESC", [k.name, *map(str, params.values())]).fetchall()
         return [SavedResult(rid, k.name, json.loads(p), json.loads(r), created)
@@ -1557,14 +1557,14 @@ class Store:
     def set_suite_threshold(self, suite: str, threshold: float) -> str:
         """Record a synthetic suite's pass threshold for later evaluations; returns its id."""
         record_id = uuid.uuid4().hex[:12]
-        self.con.execute("INSERT INTO audits VALUES (?, 'suite_threshold', ?, '{}', ?)",
+        self._con.execute("INSERT INTO audits VALUES (?, 'suite_threshold', ?, '{}', ?)",
                          [record_id, _now(), json.dumps({"suite": suite,
                                                          "threshold": float(threshold)})])
         return record_id
 
     def suite_thresholds(self) -> dict[str, float]:
         """The newest recorded threshold of each suite."""
-        rows = self.con.execute("SELECT result FROM audits WHERE kind = 'suite_threshold' "
+        rows = self._con.execute("SELECT result FROM audits WHERE kind = 'suite_threshold' "
                                 "ORDER BY created_at, rowid").fetchall()
         return {item["suite"]: float(item["threshold"]) for item in map(json.loads,
                                                                         (r[0] for r in rows))}
@@ -1574,7 +1574,7 @@ class Store:
         """How real ``name`` is: ``total`` rows, ``synthetic_inputs`` (origin not real),
         ``synthetic_labels`` (label origin not real, or none) and ``real`` (both real)."""
         self._require(name)
-        total, inputs, labels, real = self.con.execute(
+        total, inputs, labels, real = self._con.execute(
             "SELECT count(*), count(*) FILTER (WHERE origin <> 'real'), "
             "count(*) FILTER (WHERE label_origin IS DISTINCT FROM 'real'), "
             "count(*) FILTER (WHERE origin = 'real' AND label_origin = 'real') "
@@ -1589,19 +1589,19 @@ class Store:
             raise ValueError(f"not a provenance field: {field_name!r}")
         empty = ("len(parents) = 0" if field_name == "parents" else
                  f"{field_name} IS NULL OR CAST({field_name} AS VARCHAR) = ''")
-        return [tuple(r) for r in self.con.execute(
+        return [tuple(r) for r in self._con.execute(
             f"SELECT dataset, count(*) FILTER (WHERE {empty}), count(*) FROM samples "
             "WHERE origin = 'synthetic' GROUP BY dataset ORDER BY dataset").fetchall()]
 
     def last_write(self, *names: str) -> datetime | None:
         """When any of the datasets ``names`` was last written to (None if none exists)."""
-        return self.con.execute("SELECT max(updated_at) FROM datasets WHERE list_contains(?, name)",
+        return self._con.execute("SELECT max(updated_at) FROM datasets WHERE list_contains(?, name)",
                                 [list(names)]).fetchone()[0]
 
     def exact_copies(self, dataset: str, of: str) -> set[str]:
         """Ids of samples of ``dataset`` whose content is also in ``of``, compared by dedup key
         (Unicode NFKC, zero-width characters dropped): exact copies, up to such variants."""
-        return {r[0] for r in self.con.execute(
+        return {r[0] for r in self._con.execute(
             "SELECT id FROM samples WHERE dataset = ? AND dedup_key IN "
             "(SELECT dedup_key FROM samples WHERE dataset = ?)", [dataset, of]).fetchall()}
 
@@ -1614,19 +1614,19 @@ class Store:
         if bad:
             raise ValueError(f"unknown sample columns {bad}; use {sorted(allowed)}")
         cols = "".join(f", any_value({c}) AS {c}" for c in columns)
-        return self.arrow(f"SELECT id{cols} FROM samples WHERE list_contains(?, id) GROUP BY id",
+        return self._arrow(f"SELECT id{cols} FROM samples WHERE list_contains(?, id) GROUP BY id",
                           [sorted(set(ids))])
 
     def real_labelled(self, *, excluding: Iterable[str] = ()) -> pa.Table:
         """``text``, ``label``, ``fields`` of every real, human-labelled sample of the store whose
         id is not in ``excluding`` (the default student's training data)."""
-        return self.arrow("SELECT text, label, fields FROM samples WHERE origin = 'real' AND "
+        return self._arrow("SELECT text, label, fields FROM samples WHERE origin = 'real' AND "
                           "label_origin = 'real' AND label IS NOT NULL AND "
                           "NOT list_contains(?, id)", [sorted(set(excluding))])
 
     def sample_texts(self, datasets: list[str], ids: list[str]) -> dict[str, dict[str, Any]]:
         """``{id: {"text", "generator"}}`` for the samples of ``datasets`` with those ids."""
-        rows = self.arrow("SELECT id, text, generator FROM samples WHERE list_contains(?, "
+        rows = self._arrow("SELECT id, text, generator FROM samples WHERE list_contains(?, "
                           "dataset) AND list_contains(?, id)", [datasets, ids]).to_pylist()
         return {r["id"]: r for r in rows}
 
@@ -1637,23 +1637,23 @@ class Store:
 
     # ------------------------------------------------------------------- reads
     def _dicts(self, sql: str, params: list | None = None) -> list[dict[str, Any]]:
-        cur = self.con.execute(sql, params or [])
+        cur = self._con.execute(sql, params or [])
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row)) for row in cur.fetchall()]
 
     def has_dataset(self, name: str) -> bool:
-        return self.con.execute("SELECT count(*) FROM datasets WHERE name = ?",
+        return self._con.execute("SELECT count(*) FROM datasets WHERE name = ?",
                                 [name]).fetchone()[0] > 0
 
     def _require(self, name: str) -> None:
         if not self.has_dataset(name):
-            known = [r[0] for r in self.con.execute("SELECT name FROM datasets ORDER BY name").fetchall()]
+            known = [r[0] for r in self._con.execute("SELECT name FROM datasets ORDER BY name").fetchall()]
             hint = f"; datasets here: {', '.join(known)}" if known else "; the store is empty"
             raise NotFoundError(f"no dataset {name!r} in {self.path}{hint}")
 
     def datasets(self) -> list[DatasetInfo]:
         """Every dataset with its size and origin counts."""
-        rows = self.con.execute("""
+        rows = self._con.execute("""
             SELECT d.name, count(s.id), count(s.id) FILTER (WHERE s.origin = 'real'),
                    count(s.id) FILTER (WHERE s.origin = 'synthetic'), d.updated_at
             FROM datasets d LEFT JOIN samples s ON s.dataset = d.name
@@ -1665,12 +1665,12 @@ class Store:
         self._require(name)
 
         def counts(column: str) -> dict[str, int]:
-            rows = self.con.execute(f"SELECT {column}, count(*) FROM samples WHERE dataset = ? "
+            rows = self._con.execute(f"SELECT {column}, count(*) FROM samples WHERE dataset = ? "
                                     f"GROUP BY 1 ORDER BY 2 DESC, 1", [name]).fetchall()
             return {("" if k is None else str(k)): n for k, n in rows}
 
         by_origin = {"real": 0, "synthetic": 0} | counts("origin")
-        gens = self.con.execute("SELECT generation, count(*) FROM samples WHERE dataset = ? "
+        gens = self._con.execute("SELECT generation, count(*) FROM samples WHERE dataset = ? "
                                 "GROUP BY 1 ORDER BY 1", [name]).fetchall()
         return Summary(name=name, count=sum(by_origin.values()), by_origin=by_origin,
                        by_family=counts("family"), by_generator=counts("generator"),
@@ -1704,15 +1704,15 @@ class Store:
         if is_path(name) and (path.exists() or not self.has_dataset(name)):
             return self._parquet_table(path, cond, params)
         self._require(name)
-        return self.arrow(f"SELECT {', '.join(_STORED_COLUMNS[1:])} FROM samples "
+        return self._arrow(f"SELECT {', '.join(_STORED_COLUMNS[1:])} FROM samples "
                           f"WHERE dataset = ?{cond} ORDER BY rowid", [name, *(params or [])])
 
     def _parquet_table(self, path: Path, cond: str, params: list | None) -> pa.Table:
         if not path.exists():
             raise NotFoundError(f"no such Parquet file or folder: {path}")
         scan = io.scan_sql(path, "parquet")
-        types = {r[0]: r[1] for r in self.con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()}
-        schema = {r[0]: r[1] for r in self.con.execute("DESCRIBE samples").fetchall()}
+        types = {r[0]: r[1] for r in self._con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()}
+        schema = {r[0]: r[1] for r in self._con.execute("DESCRIBE samples").fetchall()}
         mapping = {"text": "text", "label": "label", "id": "id"}
         columns = []
         for col in _STORED_COLUMNS[1:]:
@@ -1722,7 +1722,7 @@ class Store:
                 columns.append(f"CAST({_ident(col)} AS {schema[col]}) AS {col}")
             else:
                 columns.append(f"{'[]' if col == 'parents' else 'NULL'}::{schema[col]} AS {col}")
-        return self.arrow(f"SELECT * FROM (SELECT {', '.join(columns)} FROM {scan}) "
+        return self._arrow(f"SELECT * FROM (SELECT {', '.join(columns)} FROM {scan}) "
                           f"WHERE true{cond}", params)
 
     def records(self, name: str, **filters: Any) -> list[dict[str, Any]]:
@@ -1744,17 +1744,17 @@ class Store:
             row.update({k: v for k, v in extra.items() if k not in row})
         return rows
 
-    def arrow(self, sql: str, params: list | None = None) -> pa.Table:
+    def _arrow(self, sql: str, params: list | None = None) -> pa.Table:
         """Run a read-only query on the store and return an Arrow table."""
         with warnings.catch_warnings():
             # DuckDB 2 warns that a prepared (parameterised) result is copied once into Arrow;
             # the copy is what we want here (results outlive the connection's next statement)
             warnings.simplefilter("ignore", UserWarning)
-            return self.con.execute(sql, params or []).to_arrow_table()
+            return self._con.execute(sql, params or []).to_arrow_table()
 
     def lineage(self, sample_id: str, dataset: str | None = None) -> Lineage:
         """Ancestors, descendants and real seeds of the sample with id ``sample_id``."""
-        found = self.con.execute(
+        found = self._con.execute(
             "SELECT DISTINCT dataset FROM samples WHERE id = ?" + (" AND dataset = ?" if dataset else ""),
             [sample_id, dataset] if dataset else [sample_id]).fetchall()
         if not found:
@@ -1765,14 +1765,14 @@ class Store:
                                      ELSE e.p[length(d.name) + 2:] END AS parent
                 FROM (SELECT id AS child, unnest(parents) AS p FROM samples) e
                 LEFT JOIN datasets d ON starts_with(e.p, d.name || ':'))"""
-        ancestors = [r[0] for r in self.con.execute(f"""
+        ancestors = [r[0] for r in self._con.execute(f"""
             WITH RECURSIVE {edges}, anc(id, depth) AS (
                 SELECT parent, 1 FROM edges WHERE child = $1
                 UNION
                 SELECT e.parent, a.depth + 1 FROM edges e JOIN anc a ON e.child = a.id
                 WHERE a.depth < 1000
             ) SELECT id FROM anc GROUP BY id ORDER BY min(depth), id""", [sample_id]).fetchall()]
-        descendants = [r[0] for r in self.con.execute(f"""
+        descendants = [r[0] for r in self._con.execute(f"""
             WITH RECURSIVE {edges}, des(id, depth) AS (
                 SELECT child, 1 FROM edges WHERE parent = $1
                 UNION
@@ -1780,7 +1780,7 @@ class Store:
                 WHERE d.depth < 1000
             ) SELECT id FROM des GROUP BY id ORDER BY min(depth), id""", [sample_id]).fetchall()]
         candidates = ancestors or [sample_id]
-        seeds = [r[0] for r in self.con.execute(
+        seeds = [r[0] for r in self._con.execute(
             "SELECT DISTINCT id FROM samples WHERE origin = 'real' AND len(parents) = 0 "
             "AND list_contains(?, id) ORDER BY id", [candidates]).fetchall()]
         return Lineage(sample_id, ancestors, descendants, seeds)
@@ -1813,10 +1813,10 @@ class Store:
         select = self._user_select(name, fmt=fmt, user_names=user_names, names=names)
         options = {"jsonl": "FORMAT json", "csv": "FORMAT csv, HEADER true",
                    "parquet": "FORMAT parquet"}[fmt]
-        self.con.execute(f"COPY ({select}) TO {_lit(out)} ({options})")
+        self._con.execute(f"COPY ({select}) TO {_lit(out)} ({options})")
         summary = self.summary(name)
-        columns = {r[0]: r[1] for r in self.con.execute(f"DESCRIBE {select}").fetchall()}
-        derived_from = [r[0] for r in self.con.execute("""
+        columns = {r[0]: r[1] for r in self._con.execute(f"DESCRIBE {select}").fetchall()}
+        derived_from = [r[0] for r in self._con.execute("""
             WITH p AS (SELECT DISTINCT unnest(parents) AS p FROM samples WHERE dataset = $1)
             SELECT DISTINCT dataset FROM (
                 SELECT t.dataset FROM p JOIN samples t ON t.id = p.p
@@ -1863,7 +1863,7 @@ class Store:
     def _first_ingest_param(self, name: str, key: str) -> Any:
         """``params[key]`` of the first ingest into dataset ``name`` that had one, or None."""
         path = f"$.{_json_key(key)}"
-        row = self.con.execute(
+        row = self._con.execute(
             "SELECT json_extract(params, ?) FROM runs WHERE dataset = ? AND kind = 'ingest' "
             "AND json_extract(params, ?) IS NOT NULL ORDER BY started_at, run_id LIMIT 1",
             [path, name, path]).fetchone()
@@ -1875,7 +1875,7 @@ class Store:
         (id, text, label under the user's names, then the others), provenance fields beside
         them. For ``fmt`` ``jsonl`` and ``csv`` nested values are JSON (CSV writes it as
         text), for Parquet and DataFrames (``fmt=None``) structs and lists."""
-        structure = self.con.execute("SELECT json_group_structure(fields) FROM samples "
+        structure = self._con.execute("SELECT json_group_structure(fields) FROM samples "
                                      "WHERE dataset = ? AND fields IS NOT NULL", [name]).fetchone()[0]
         expand = []
         if structure and structure != "null":
@@ -1898,12 +1898,12 @@ class Store:
         ``label_range``) as numbers, integers when every one was written as one."""
         if "label_range" not in self.declarations(name):
             return "label"
-        whole = self.con.execute("SELECT coalesce(bool_and(regexp_full_match(label, '-?[0-9]+')), "
+        whole = self._con.execute("SELECT coalesce(bool_and(regexp_full_match(label, '-?[0-9]+')), "
                                  "true) FROM samples WHERE dataset = ?", [name]).fetchone()[0]
         return f"CAST(label AS {'BIGINT' if whole else 'DOUBLE'})"
 
     def _any_text(self, name: str) -> bool:
-        return self.con.execute("SELECT count(text) FROM samples WHERE dataset = ?",
+        return self._con.execute("SELECT count(text) FROM samples WHERE dataset = ?",
                                 [name]).fetchone()[0] > 0
 
     # ------------------------------------------------------------------ frames
@@ -1918,15 +1918,15 @@ class Store:
             ['id', 'body', 'label']
         """
         self._require(name)
-        return frames.to_pandas(self.arrow(self._user_select(name)))
+        return frames.to_pandas(self._arrow(self._user_select(name)))
 
     def to_polars(self, name: str) -> Any:
         """Dataset ``name`` as a polars DataFrame, with the columns of :meth:`to_pandas`."""
         self._require(name)
-        return frames.to_polars(self.arrow(self._user_select(name)))
+        return frames.to_polars(self._arrow(self._user_select(name)))
 
     def to_hf(self, name: str) -> Any:
         """Dataset ``name`` as a Hugging Face ``datasets.Dataset``, with the columns of
         :meth:`to_pandas`."""
         self._require(name)
-        return frames.to_hf(self.arrow(self._user_select(name)))
+        return frames.to_hf(self._arrow(self._user_select(name)))

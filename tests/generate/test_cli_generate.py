@@ -74,7 +74,7 @@ def test_probe(db):
                             "--attacks", "injection,role,jailbreak,ambiguity", "--json"))
     assert data["added"] == 60
     with Store(db) as s:
-        kinds = s.arrow("SELECT json_extract_string(fields, '$.attack_type') AS a, count(*) AS n "
+        kinds = s._arrow("SELECT json_extract_string(fields, '$.attack_type') AS a, count(*) AS n "
                         "FROM samples WHERE dataset = 'stress' GROUP BY 1").to_pylist()
     assert {k["a"]: k["n"] for k in kinds} == dict.fromkeys(
         ["injection", "role", "jailbreak", "ambiguity"], 15)
