@@ -44,7 +44,7 @@ def test_pass_rate_json_equals_the_library(scores):
     share = np.mean([r["label"] >= 4 for r in gold_rows])
     assert d["classical"]["estimate"] == pytest.approx(share)
     human = tether("estimate", "--gold", gold, "--predicted", rest, "--threshold", "4")
-    assert "pass_rate at >= 4" in human.output and "inferred" in human.output
+    assert "pass_rate at >= 4" in human.output and "inferred: --threshold was given" in human.output
 
 
 def test_win_rate_from_preferences(tmp_path):
@@ -98,4 +98,5 @@ def test_default_metric_is_accuracy_for_scored_class_labels_and_says_so(tmp_path
                                      for r in rows[60:]], metric="accuracy").to_dict() | {
         "metric_inferred": True}
     human = tether("estimate", "--gold", gold, "--predicted", rest)
-    assert "metric: accuracy (inferred" in human.output
+    assert "metric: accuracy (inferred: the gold labels are classes and every row has a score" \
+        in " ".join(human.output.split())

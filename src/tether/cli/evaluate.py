@@ -143,7 +143,10 @@ def _estimate_human(result: EstimateResult) -> Group:
                   "-" if eff["ppi"] is None else f"{eff['ppi']:.0f}")
     table.add_row(f"PPI++ (λ={result.lam:.3f})", f"{result.ppi_pp.estimate:.4f}",
                   ci_text(result.ppi_pp.ci), "-" if eff["ppi_pp"] is None else f"{eff['ppi_pp']:.0f}")
-    notes = [f"metric: {result.metric} (inferred from the gold labels; choose with --metric)"] \
+    why = {"mean": "the gold labels are numbers", "prevalence": "--positive was given",
+           "accuracy": "the gold labels are classes and every row has a score",
+           "pass_rate": "--threshold was given"}
+    notes = [f"metric: {result.metric} (inferred: {why[result.metric]}; choose with --metric)"] \
         if result.metric_inferred else []
     return Group(table, *notes)
 
