@@ -23,6 +23,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from tether.evaluate.intervals import bootstrap_mean_interval
+from tether.stats import Interval
+
 __all__ = ["METRICS", "exact_match", "token_f1", "rouge_l", "score_many", "mean_interval"]
 
 _PUNCT = set(string.punctuation)
@@ -117,20 +120,12 @@ def score_many(predictions: Sequence[str], references: Sequence[str],
                        dtype=float, count=len(predictions))
 
 
-def mean_interval(scores, alpha: float = 0.05, n_boot: int = 2000,
-                  seed: int = 0) -> tuple[float, float]:
-    """Bootstrap percentile interval for the mean of bounded per-item scores.
+def mean_interval(scores, alpha: float = 0.05, n_boot: int = 2000, seed: int = 0,
+                  method: str = "bca") -> Interval:
+    """Bootstrap interval (BCa by default) for the mean of bounded per-item scores.
 
-    Same shape as :func:`tether.evaluate.intervals.bootstrap_interval`: ``(low, high)``.
+    >>> ci = mean_interval(score_many(["a b", "a", "b c", "a b c"], ["a b"] * 4, "token_f1"))
+    >>> ci.method
+    'bca bootstrap'
     """
-    x = np.asarray(scores, dtype=float)
-    if x.ndim != 1 or x.size < 2:
-        raise ValueError("need a 1-D array of at least 2 scores")
-    rng = np.random.default_rng(seed)
-    means = np.empty(n_boot)
-    step = max(1, 4_000_000 // x.size)
-    for start in range(0, n_boot, step):
-        k = min(step, n_boot - start)
-        means[start:start + k] = x[rng.integers(0, x.size, size=(k, x.size))].mean(axis=1)
-    lo, hi = np.quantile(means, [alpha / 2, 1 - alpha / 2])
-    return float(lo), float(hi)
+    return bootstrap_mean_interval(scores, None, alpha, n_boot, seed, method)
