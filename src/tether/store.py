@@ -1554,6 +1554,27 @@ class Store:
         found = self.saved_results(kind, **params)
         return found[0] if found else None
 
+    def latest_results_by_subject(self, kind: str | type[Result]) -> list[SavedResult]:
+        """The newest saved result of ``kind`` for each distinct set of saved parameters (its
+        subject: two diversity audits of two datasets are two subjects; a rerun with the same
+        parameters replaces the older), newest first.
+
+        Example:
+            >>> from tether.evaluate.ppi import estimate
+            >>> with Store(":memory:") as s:
+            ...     r = estimate([{"label": 1.0, "prediction": 1.0}] * 3, [{"prediction": 1.0}] * 9)
+            ...     _ = [s.save_result(r, {"gold": g}) for g in ("a", "b", "a")]
+            ...     [x.params["gold"] for x in s.latest_results_by_subject("estimate")]
+            ['a', 'b']
+        """
+        k = kind_of(kind) if isinstance(kind, type) else results_kind(kind)
+        rows = self._con.execute(
+            "SELECT audit_id, params, result, created_at FROM (SELECT *, rowid AS r, row_number() "
+            "OVER (PARTITION BY params ORDER BY created_at DESC, rowid DESC) AS n FROM audits "
+            "WHERE kind = ?) WHERE n = 1 ORDER BY created_at DESC, r DESC", [k.name]).fetchall()
+        return [SavedResult(rid, k.name, json.loads(p), json.loads(r), created)
+                for rid, p, r, created in rows]
+
     def set_suite_threshold(self, suite: str, threshold: float) -> str:
         """Record a synthetic suite's pass threshold for later evaluations; returns its id."""
         record_id = uuid.uuid4().hex[:12]

@@ -174,3 +174,33 @@ def test_write_report_writes_the_page_and_its_json_twin(report, tmp_path):
     assert path.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     assert json.loads((tmp_path / "out" / "r.json").read_text()) == \
         json.loads(json.dumps(report.to_dict()))
+
+
+def test_one_section_per_subject_with_unique_ids_and_working_links(tmp_path, save_json):
+    """Two diversity results on two datasets both show; a rerun with the same parameters
+    replaces the older; every section id is unique and every in-page link has a target."""
+    gens = [{"group": str(g), "n": 40, "metrics": {"distinct_2": {"value": v, "ci": [v - .1, v]}}}
+            for g, v in ((1, 0.6), (2, 0.4), (3, 0.2))]
+    with Store(tmp_path / "s.duckdb") as store:
+        for name in ("loop", "control"):
+            store.ingest(name, [{"text": f"{name} text", "label": "x"}], origin="real",
+                         label_origin="real")
+        save_json(store, "diversity", {"by_generation": [], "warnings": ["old"]},
+                  {"dataset": "loop"})
+        save_json(store, "diversity", {"by_generation": gens, "warnings": ["fell"]},
+                  {"dataset": "loop"})
+        save_json(store, "diversity", {"by_generation": gens, "warnings": []},
+                  {"dataset": "control"})
+        report = build_report(store)
+        page = render_html(report)
+    diversity = [s for s in report.sections if s.key == "diversity"]
+    assert [s.params["dataset"] for s in diversity] == ["control", "loop"]  # newest first
+    assert [s.id for s in diversity] == ["diversity", "diversity-2"]
+    assert [s.data["warnings"] for s in diversity] == [[], ["fell"]]
+    assert diversity[1].title.endswith(": loop")
+    ids = re.findall(r'\bid="([^"]+)"', page)
+    assert len(ids) == len(set(ids)) and page.count("<svg") >= 2  # two charts, distinct ids
+    assert set(re.findall(r'href="#([^"]+)"', page)) <= set(ids)
+    summary = report.section("summary").data
+    assert "diversity-2" in summary["sections"]
+    assert '<a href="#diversity-2">' in page

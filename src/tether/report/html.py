@@ -1,7 +1,7 @@
 """The report: a model built from the store, its JSON twin, and one self-contained HTML page.
 
-:func:`build_report` reads the store (dataset summaries, runs, and the latest result of each
-audit) into a frozen :class:`Report` whose ``to_dict()`` carries every number the page shows.
+:func:`build_report` reads the store (dataset summaries, runs, and the newest result of each
+audit per subject: two diversity audits of two datasets are two sections) into a frozen :class:`Report` whose ``to_dict()`` carries every number the page shows.
 Each audit section carries its verdicts (the kind's rule, with a policy's limits where the policy
 names one); the first section sums them up with what to do next, and a policy, when given, is
 checked into a section of its own.
@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -66,13 +67,20 @@ class Section:
     created_at: str | None = None
     message: str = ""
     verdicts: tuple[Verdict, ...] = ()
+    #: The section's HTML id when it is not its key (``diversity-2``: a second subject).
+    anchor: str = ""
+
+    @property
+    def id(self) -> str:
+        """The section's unique HTML id: its key, or ``key-N`` for the N-th subject of a kind."""
+        return self.anchor or self.key
 
     @property
     def level(self) -> str:
         return (worst(self.verdicts) if self.status == "ok" else None) or self.status
 
     def to_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "title": self.title, "status": self.status,
+        return {"key": self.key, "id": self.id, "title": self.title, "status": self.status,
                 "level": self.level, "command": self.command, "created_at": self.created_at,
                 "params": self.params, "message": self.message,
                 "verdicts": [v.to_dict() for v in self.verdicts], "data": self.data}
@@ -169,12 +177,32 @@ class _Default(dict):
         return key.upper()
 
 
-def _audit_section(store: Store, kind: Kind, guesses: Mapping[str, str],
+def _subject(store: Store, params: Mapping[str, Any]) -> str:
+    """The datasets (or else the text values) a result's parameters name: its subject."""
+    values = [v for value in params.values()
+              for v in (value if isinstance(value, list) else [value]) if isinstance(v, str)]
+    names = [v for v in values if store.has_dataset(v)]
+    return ", ".join(dict.fromkeys(names or values[:2]))
+
+
+def _audit_sections(store: Store, kind: Kind, guesses: Mapping[str, str],
+                    policy: Policy | None = None) -> list[Section]:
+    """One section per subject of ``kind`` (the newest result of each distinct set of
+    parameters), newest first; the first keeps the kind's name as its id."""
+    saved = store.latest_results_by_subject(kind.name)
+    if not saved:
+        return [Section(kind.name, kind.title, "not_run", _command(kind.command, {}, guesses),
+                        message="Not run yet.")]
+    sections = [_audit_section(store, kind, s, guesses, policy) for s in saved]
+    if len(sections) == 1:
+        return sections
+    return [dataclasses.replace(s, title=f"{kind.title}: {_subject(store, s.params)}",
+                                anchor=f"{kind.name}-{i + 1}" if i else "")
+            for i, s in enumerate(sections)]
+
+
+def _audit_section(store: Store, kind: Kind, saved: Any, guesses: Mapping[str, str],
                    policy: Policy | None = None) -> Section:
-    saved = store.latest_result(kind.name)
-    if saved is None:
-        return Section(kind.name, kind.title, "not_run", _command(kind.command, {}, guesses),
-                       message="Not run yet.")
     result = _json_safe(saved.data)
     if isinstance(result, dict):  # judged afresh below, with the policy's limits
         result.pop("verdicts", None)
@@ -220,11 +248,15 @@ def _policy_section(store: Store, policy: Policy) -> Section:
 
 
 def _summary(sections: list[Section]) -> Section:
-    """The verdicts of every section in one table, and at most five next actions."""
+    """The verdicts of every section in one table, and at most five next actions; each names
+    the id of the section it comes from (``section``)."""
+    where = {id(v): s.id for s in sections for v in s.verdicts}
     verdicts = sorted((v for s in sections for v in s.verdicts), key=lambda v: -v.severity)
     counts = {level: sum(v.level == level for v in verdicts) for level in ("fail", "warn", "pass")}
-    data = {"counts": counts, "titles": {s.key: s.title for s in sections},
-            "actions": [v.to_dict() for v in next_actions(verdicts)]}
+    data = {"counts": counts, "titles": {s.id: s.title for s in sections},
+            "sections": [where[id(v)] for v in verdicts],
+            "actions": [{**v.to_dict(), "section": where[id(v)]}
+                        for v in next_actions(verdicts)]}
     return Section("summary", "Summary: verdicts and what to do next",
                    "ok" if verdicts else "empty", "tether report --out report.html", data,
                    message="" if verdicts else "No audit has run yet: nothing to judge.",
@@ -270,7 +302,8 @@ def build_report(store: Store, *, title: str = "tether report",
     guesses = _guess_names(store)
     if isinstance(policy, (str, Path)):
         policy = load_policy(policy)
-    sections = [_provenance(store)] + [_audit_section(store, k, guesses, policy) for k in KINDS]
+    sections = [_provenance(store)] + [s for k in KINDS
+                                       for s in _audit_sections(store, k, guesses, policy)]
     if policy is not None:
         sections.insert(0, _policy_section(store, policy))
     sections.insert(0, _summary(sections))
@@ -306,11 +339,27 @@ SCRIPT_HASH = "sha256-" + base64.b64encode(
 
 # ---------------------------------------------------------------------------- render
 def _blocks(section: Section) -> list[dict[str, Any]]:
-    """The section's view of its data and verdicts (the saved result's JSON form)."""
+    """The section's view of its data and verdicts (the saved result's JSON form); the charts
+    of a further subject's section get its id before their own (ids unique on the page)."""
     if section.status != "ok":
         return []
-    return view(section.key)({**section.data,
-                              "verdicts": [v.to_dict() for v in section.verdicts]})
+    blocks = view(section.key)({**section.data,
+                                "verdicts": [v.to_dict() for v in section.verdicts]})
+    return _salted(blocks, section.anchor) if section.anchor else blocks
+
+
+_SVG_ID = re.compile(r'(\bid="|url\(#|href="#)([^")]+)')
+
+
+def _salted(blocks: list[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:
+    """``blocks`` with every id and id reference inside their charts prefixed by ``prefix``."""
+    def salt(b: dict[str, Any]) -> dict[str, Any]:
+        if b.get("kind") == "chart":
+            return {**b, "svg": Markup(_SVG_ID.sub(lambda m: f"{m[1]}{prefix}-{m[2]}", b["svg"]))}
+        if b.get("kind") == "row":
+            return {**b, "blocks": [salt(inner) for inner in b["blocks"]]}
+        return b
+    return [salt(b) for b in blocks]
 
 
 def _environment() -> jinja2.Environment:

@@ -25,12 +25,13 @@ def render(data: dict[str, Any]) -> list[dict[str, Any]]:
         blocks.append({"kind": "actions", "title": "What to do next", "items": [
             {"level": a["level"], "badge": badge(a["level"]), "text": a["action"],
              "evidence": a["evidence"], "command": a["command"],
-             "section": _link(a["kind"], titles)} for a in data["actions"]]})
+             "section": _link(a.get("section", a["kind"]), titles)} for a in data["actions"]]})
     else:
         blocks.append({"kind": "note", "tone": "info",
                        "text": "Nothing to do: no verdict warns or fails."})
-    rows = [[badge(v["level"]), _link(v["kind"], titles), v["finding"], v["rule"]]
-            for v in data["verdicts"]]
+    where = data.get("sections") or [v["kind"] for v in data["verdicts"]]
+    rows = [[badge(v["level"]), _link(at, titles), v["finding"], v["rule"]]
+            for v, at in zip(data["verdicts"], where)]
     blocks.append(table_block(["verdict", "section", "finding", "rule"], rows,
                               title="Every verdict, worst first"))
     return blocks
