@@ -396,7 +396,9 @@ def evaluation(data: Mapping[str, Any], params: Mapping[str, Any],
     if isinstance(inflation, Mapping) and inflation.get("gap") is not None:
         gap, warn = inflation["gap"], limits["warn_gap"]
         level = "warn" if warn.over(gap) else "pass"
-        finding = (f"synthetic suites overstate real accuracy by {gap:+.3f}"
+        metric = inflation.get("metric") or "accuracy"
+        what = metric if metric == "accuracy" else f"mean {metric}"
+        finding = (f"synthetic suites overstate real {what} by {gap:+.3f}"
                    f"{_ci(inflation.get('ci'))} (synthetic "
                    f"{_num(inflation.get('synthetic_accuracy'))}, real "
                    f"{_num(inflation.get('real_accuracy'))})")

@@ -71,7 +71,8 @@ def _eval_human(result: EvalResult) -> Group:
         parts.append(table if suites else f"{title}: none")
     if result.inflation:
         inf = result.inflation
-        parts.append(f"inflation gap (synthetic − real accuracy): {inf.gap:+.3f} "
+        what = inf.metric if inf.metric == "accuracy" else f"mean {inf.metric}"
+        parts.append(f"inflation gap (synthetic − real {what}): {inf.gap:+.3f} "
                      f"{ci_text(inf.ci)}  [{inf.method}]")
     parts += [f"[yellow]warning:[/] {w}" for w in result.warnings]
     return Group(*parts)
@@ -85,8 +86,16 @@ def eval_command(
     model: Annotated[Optional[str], typer.Option(
         "--model", help="Name of the evaluated model.")] = None,
     model_family: Annotated[Optional[str], typer.Option(
-        "--model-family", help="Its family (gpt, llama...), checked against suite generators.")
+        "--model-family", help="Its family (gpt, llama...), checked against suite generators "
+                               "and the judge.")
     ] = None,
+    judge_family: Annotated[Optional[str], typer.Option(
+        "--judge-family", help="Family of the judge that made a score column (default: the "
+                               "file's judge_family column, as tether judge writes it).")
+    ] = None,
+    reference: Annotated[Optional[str], typer.Option(
+        "--reference", help="Suite text field that text scores compare against (default: the "
+                            "label).")] = None,
     threshold: Annotated[Optional[list[str]], typer.Option(
         "--threshold", help="Pass threshold of synthetic suites: NUMBER, or SUITE=NUMBER "
                             "(repeatable).")] = None,
@@ -94,8 +103,10 @@ def eval_command(
         "--save-thresholds", help="Store the given thresholds with their suites for later runs.")
     ] = False,
     metric: Annotated[Optional[list[str]], typer.Option(
-        "--metric", help="accuracy|macro_f1|weighted_f1|balanced_accuracy (repeatable; the first "
-                         "is the pass metric) (default: accuracy, macro_f1).")] = None,
+        "--metric", help="accuracy|macro_f1|weighted_f1|balanced_accuracy on class labels, "
+                         "exact_match|token_f1|rouge_l on free text, or score:COLUMN (a numeric "
+                         "column of the predictions) (repeatable; the first is the pass metric) "
+                         "(default: accuracy, macro_f1).")] = None,
     alpha: Annotated[float, typer.Option(help="1 - confidence level of the intervals.")] = 0.05,
     fail_on_regression: Annotated[bool, typer.Option(
         "--fail-on-regression", help="Exit 1 when a synthetic unit-test suite fails.")] = False,
@@ -105,18 +116,21 @@ def eval_command(
 ) -> None:
     """Score predictions on real suites (acceptance) and synthetic suites (unit tests), apart.
 
-    Reports each metric with its interval and the inflation gap (synthetic − real accuracy).
+    Reports each metric with its interval and the inflation gap (synthetic − real accuracy,
+    or mean score when the first metric is a score).
 
-    Warns when the model's family wrote a suite. The result is saved in the store.
+    Warns for each pair of roles (suite generator, judge, evaluated model) sharing a family.
+    The result is saved in the store.
 
-    Example: tether eval --predictions p.jsonl --suites real_a,synth_b --model-family gpt
-    --threshold 0.8 --fail-on-regression
+    Example: tether eval --predictions p.jsonl --suites real_a,synth_b --metric rouge_l
+    --metric token_f1 --model-family gpt --judge-family claude --threshold 0.3
     """
     names = [s.strip() for s in suites.split(",") if s.strip()]
     limits = _parse_thresholds(threshold)
     with Store(store) as s:
         from tether.evaluate.suites import evaluate_suites, save_suite_threshold
         result = evaluate_suites(s, predictions, names, model=model, model_family=model_family,
+                                 judge_family=judge_family, reference=reference,
                                  metrics=tuple(metric or ("accuracy", "macro_f1")),
                                  thresholds=limits, alpha=alpha)
         if save_thresholds and limits is not None:
