@@ -79,6 +79,29 @@ def test_eval_fail_on_regression_exit_code_and_stored_threshold(setup, monkeypat
     assert json.loads(later.output)["synthetic"][0]["threshold"] == 0.5
 
 
+def test_eval_score_metrics_judge_family_and_human_intervals(setup, tmp_path):
+    store, preds = setup
+    with Store(store) as s:
+        rows = [r for name in ("news_real", "news_synth")
+                for r in s.table(name).select(["id", "label"]).to_pylist()]
+    text = _jsonl(tmp_path / "text.jsonl", [{"id": r["id"], "prediction": r["label"] + " news",
+                                             "judge": 3} for r in rows])
+    common = ("eval", "--predictions", text, "--suites", "news_real,news_synth", "--store", store,
+              "--metric", "rouge_l", "--metric", "token_f1", "--metric", "score:judge",
+              "--model-family", "llama", "--judge-family", "gpt", "--threshold", "0.4")
+    out = tether(*common, "--json")
+    assert out.exit_code == 0, out.output
+    d = json.loads(out.output)
+    assert list(d["real"][0]["metrics"]) == ["rouge_l", "token_f1", "score:judge"]
+    assert d["real"][0]["metrics"]["rouge_l"]["estimate"] == pytest.approx(2 / 3)  # label + news
+    assert d["inflation"]["metric"] == "rouge_l" and d["judge_family"] == "gpt"
+    assert [o["roles"] for o in d["family_overlaps"]] == [["generator", "judge"]]
+    human = tether(*common)
+    assert "rouge_l" in human.output and "token_f1" in human.output
+    assert "0.667 [0.667," in human.output and "mean rouge_l" in human.output
+    assert "judge family 'gpt' wrote suite 'news_synth'" in " ".join(human.output.split())
+
+
 def _estimate_files(tmp_path):
     rng = np.random.default_rng(2)
     y = rng.normal(size=120)
