@@ -191,6 +191,10 @@ def test_one_section_per_subject_with_unique_ids_and_working_links(tmp_path, sav
                   {"dataset": "loop"})
         save_json(store, "diversity", {"by_generation": gens, "warnings": []},
                   {"dataset": "control"})
+        for metric in ("accuracy", "mean"):  # rows in memory: named by their metric
+            save_json(store, "estimate", {"classical": {"estimate": 0.5, "ci": [0.4, 0.6]},
+                                          "ppi": {"estimate": 0.5, "ci": [0.45, 0.55]}},
+                      {"gold": "<table of 9 rows>", "metric": metric})
         report = build_report(store)
         page = render_html(report)
     diversity = [s for s in report.sections if s.key == "diversity"]
@@ -198,6 +202,8 @@ def test_one_section_per_subject_with_unique_ids_and_working_links(tmp_path, sav
     assert [s.id for s in diversity] == ["diversity", "diversity-2"]
     assert [s.data["warnings"] for s in diversity] == [[], ["fell"]]
     assert diversity[1].title.endswith(": loop")
+    assert [s.title.rpartition(": ")[2] for s in report.sections if s.key == "estimate"] == \
+        ["mean", "accuracy"]
     ids = re.findall(r'\bid="([^"]+)"', page)
     assert len(ids) == len(set(ids)) and page.count("<svg") >= 2  # two charts, distinct ids
     assert set(re.findall(r'href="#([^"]+)"', page)) <= set(ids)

@@ -178,11 +178,13 @@ class _Default(dict):
 
 
 def _subject(store: Store, params: Mapping[str, Any]) -> str:
-    """The datasets (or else the text values) a result's parameters name: its subject."""
-    values = [v for value in params.values()
-              for v in (value if isinstance(value, list) else [value]) if isinstance(v, str)]
+    """The datasets (or else the named values: no ``<table of N rows>``) a result's parameters
+    name: its subject."""
+    values = [v for value in params.values() for v in (value if isinstance(value, list)
+                                                        else [value])
+              if isinstance(v, str) and not v.startswith("<")]
     names = [v for v in values if store.has_dataset(v)]
-    return ", ".join(dict.fromkeys(names or values[:2]))
+    return ", ".join(dict.fromkeys(names or values[:3]))
 
 
 def _audit_sections(store: Store, kind: Kind, guesses: Mapping[str, str],
