@@ -52,3 +52,16 @@ def test_mean_interval_covers_mean():
     x = np.random.default_rng(1).uniform(size=400)
     lo, hi = mean_interval(x)
     assert lo < x.mean() < hi and hi - lo < 0.1
+
+
+def test_ascii_and_unicode_texts_tokenize_as_rouge_score():
+    rs = pytest.importorskip("rouge_score.rouge_scorer")
+    scorer = rs.RougeScorer(["rougeL"])
+    pairs = [("Café au LAIT, 42 cups!", "cafe au lait 42"), ("Straße NAÏVE déjà-vu", "naive deja vu"),
+             ("K-9 (Kelvin sign) unit", "k 9 unit"), ("ZÜRICH zurich", "Zürich"),
+             ("Tab\tnew\nline", "tab new line")]
+    for pred, ref in pairs:
+        assert rouge_l(pred, ref) == pytest.approx(scorer.score(ref, pred)["rougeL"].fmeasure,
+                                                   abs=1e-12), (pred, ref)
+    assert token_f1("The Café, isn't it?", "café isnt it") == 1.0  # SQuAD keeps accents
+    assert token_f1("The Café, isn't it?", "cafe isnt it") == pytest.approx(2 / 3)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import string
 from collections import Counter
-from typing import Callable, Sequence
+from typing import Callable, Hashable, Sequence
 
 import numpy as np
 
@@ -28,18 +28,24 @@ from tether.stats import Interval
 
 __all__ = ["METRICS", "exact_match", "token_f1", "rouge_l", "score_many", "mean_interval"]
 
-_PUNCT = set(string.punctuation)
+_DROP_PUNCT = str.maketrans("", "", string.punctuation)
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
+#: ASCII bytes to rouge-score's tokens: A-Z lowercased, a-z and 0-9 kept, the rest a space.
+_ASCII_ROUGE = bytes(c + 32 if 65 <= c <= 90 else c if 97 <= c <= 122 or 48 <= c <= 57 else 32
+                     for c in range(256))
 
 
 def _squad_tokens(text: str) -> list[str]:
-    text = "".join(ch for ch in str(text).lower() if ch not in _PUNCT)
-    return _ARTICLES.sub(" ", text).split()
+    return _ARTICLES.sub(" ", str(text).lower().translate(_DROP_PUNCT)).split()
 
 
-def _rouge_tokens(text: str) -> list[str]:
-    return _NON_ALNUM.sub(" ", str(text).lower()).split()
+def _rouge_tokens(text: str) -> list[bytes]:
+    """rouge-score's tokens as ASCII bytes (a fast table lookup for ASCII text, else a regex)."""
+    text = str(text)
+    if text.isascii():
+        return text.encode().translate(_ASCII_ROUGE).split()
+    return _NON_ALNUM.sub(" ", text.lower()).encode().split()
 
 
 def exact_match(prediction: str, reference: str) -> float:
@@ -47,16 +53,15 @@ def exact_match(prediction: str, reference: str) -> float:
     return float(_squad_tokens(prediction) == _squad_tokens(reference))
 
 
-def _f1_tokens(pred: list[str], ref: list[str]) -> float:
+def _f1_tokens(pred: Sequence[Hashable], ref: Sequence[Hashable]) -> float:
     if not pred or not ref:
         return float(pred == ref)
-    counts = Counter(ref)
+    get = Counter(ref).get
     same = 0
-    for tok in pred:
-        c = counts.get(tok)
+    for tok, n in Counter(pred).items():
+        c = get(tok)
         if c:
-            counts[tok] = c - 1
-            same += 1
+            same += n if n < c else c
     return _f_measure(same, len(pred), len(ref))
 
 
@@ -70,11 +75,11 @@ def token_f1(prediction: str, reference: str) -> float:
     return _f1_tokens(_squad_tokens(prediction), _squad_tokens(reference))
 
 
-def _lcs(a: Sequence[str], b: Sequence[str]) -> int:
+def _lcs(a: Sequence[Hashable], b: Sequence[Hashable]) -> int:
     """Length of the longest common subsequence, bit-parallel over ``b``."""
     if len(a) < len(b):
         a, b = b, a
-    masks: dict[str, int] = {}
+    masks: dict[Hashable, int] = {}
     for i, tok in enumerate(b):
         masks[tok] = masks.get(tok, 0) | (1 << i)
     full = (1 << len(b)) - 1
@@ -87,7 +92,7 @@ def _lcs(a: Sequence[str], b: Sequence[str]) -> int:
     return len(b) - bin(s).count("1")
 
 
-def _rouge_l_tokens(pred: list[str], ref: list[str]) -> float:
+def _rouge_l_tokens(pred: Sequence[Hashable], ref: Sequence[Hashable]) -> float:
     if not pred or not ref:
         return 0.0
     return _f_measure(_lcs(ref, pred), len(pred), len(ref))
