@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from tether import Store, datasets
 from tether.cli import app, main
+from tether.errors import InputError
 
 
 def tether(*args):
@@ -100,6 +101,13 @@ def test_eval_score_metrics_judge_family_and_human_intervals(setup, tmp_path):
     assert "rouge_l" in human.output and "token_f1" in human.output
     assert "0.667 [0.667," in human.output and "mean rouge_l" in human.output
     assert "judge family 'gpt' wrote suite 'news_synth'" in " ".join(human.output.split())
+    judged = ("eval", "--predictions", text, "--suites", "news_synth", "--store", store,
+              "--metric", "score:judge", "--json")
+    assert tether(*judged, "--threshold", "2.5", "--save-thresholds").exit_code == 0
+    later = json.loads(tether(*judged, "--fail-on-regression").output)  # judge scale 1-5
+    assert later["synthetic"][0]["threshold"] == 2.5 and later["synthetic"][0]["passed"] is True
+    with pytest.raises(InputError, match="finite number"):
+        tether(*judged, "--threshold", "inf")
 
 
 def _estimate_files(tmp_path):

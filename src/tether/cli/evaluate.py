@@ -127,17 +127,19 @@ def eval_command(
     """
     names = [s.strip() for s in suites.split(",") if s.strip()]
     limits = _parse_thresholds(threshold)
+    metrics = tuple(metric or ("accuracy", "macro_f1"))
     with Store(store) as s:
         from tether.evaluate.suites import evaluate_suites, save_suite_threshold
         result = evaluate_suites(s, predictions, names, model=model, model_family=model_family,
                                  judge_family=judge_family, reference=reference,
-                                 metrics=tuple(metric or ("accuracy", "macro_f1")),
+                                 metrics=metrics,
                                  thresholds=limits, alpha=alpha)
         if save_thresholds and limits is not None:
             per_suite = limits if isinstance(limits, dict) else {
                 r.suite: limits for r in result.synthetic}
             for name, value in per_suite.items():
-                save_suite_threshold(s, name, value)
+                save_suite_threshold(s, name, value,
+                                     bounded=not metrics[0].startswith("score:"))
     emit(result, as_json, _eval_human(result), mlflow=mlflow)
     if fail_on_regression and result.failed:
         raise typer.Exit(1)

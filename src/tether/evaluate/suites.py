@@ -170,10 +170,17 @@ def family_matches(family: str, generator: str) -> bool:
     return bool(fam) and re.search(r"(?<![a-z0-9])" + re.escape(fam), name) is not None
 
 
-def save_suite_threshold(store: Store, suite: str, threshold: float) -> str:
-    """Store a synthetic suite's pass threshold for later ``eval`` runs; returns the audit id."""
-    if not 0 <= threshold <= 1:
-        raise InputError(f"threshold must be in [0, 1], got {threshold}", field="threshold")
+def save_suite_threshold(store: Store, suite: str, threshold: float, *,
+                         bounded: bool = True) -> str:
+    """Store a synthetic suite's pass threshold for later ``eval`` runs; returns the audit id.
+
+    ``bounded=False`` allows any finite threshold, for a ``score:COLUMN`` pass metric on its own
+    scale (a judge's 1-5, say).
+    """
+    if not math.isfinite(threshold) or (bounded and not 0 <= threshold <= 1):
+        raise InputError(f"threshold must be in [0, 1], got {threshold}" if bounded else
+                         f"threshold must be a finite number, got {threshold}",
+                         field="threshold")
     if not store.has_dataset(suite):
         raise NotFoundError(f"no dataset {suite!r} in the store")
     return store.set_suite_threshold(suite, float(threshold))
