@@ -120,6 +120,14 @@ def test_score_column_needs_no_prediction_text_and_reads_the_judge_family(qa, tm
     assert r.real[0].correct is None  # no prediction text, no label comparison
     assert r.judge_family == "claude" and r.inflation.metric == "score:judge"
     assert r.synthetic[0].threshold == 2.5  # a score on its own scale takes any threshold
+    # tether judge's own file: the score is the prediction column
+    judged = _jsonl(tmp_path / "judged.jsonl",
+                    [{"id": p["id"], "prediction": p["judge"], "judge_model": "claude-3-haiku",
+                      "judge_family": "claude"} for p in preds])
+    again = evaluate_suites(store, judged, ["qa_real", "qa_synth"],
+                            metrics=("score:prediction",), model_family="claude")
+    assert again.real[0].metrics["score:prediction"].estimate == m.estimate
+    assert [o["roles"] for o in again.family_overlaps] == [["judge", "model"]]
 
 
 def test_bootstrap_interval_of_a_mean_score_covers_the_true_mean():
