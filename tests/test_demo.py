@@ -35,7 +35,7 @@ def test_every_section_of_the_report_is_filled(demo):
     statuses = {s["key"]: s["status"] for s in twin["sections"]}
     assert set(statuses) >= {"provenance", "mirage", "coverage", "overlap", "labels", "generator",
                              "diversity", "faithfulness", "eval", "estimate", "sweep",
-                             "sensitivity"}
+                             "sensitivity", "style"}
     assert set(statuses.values()) == {"ok"}, statuses
 
 
@@ -70,3 +70,47 @@ def test_same_seed_same_numbers(demo, tmp_path):
     first = stable(json.loads(open(demo.report_json).read())["sections"])
     second = stable(json.loads(open(again.report_json).read())["sections"])
     assert first == second
+
+
+def sections(demo, key):
+    """The report's sections of one kind, by title (one per subject)."""
+    twin = json.loads(open(demo.report_json).read())
+    return {s["title"].split(": ", 1)[-1]: s for s in twin["sections"] if s["key"] == key}
+
+
+def test_headline_task_scores_real_and_rule_made_references_apart(demo):
+    evals = {s["data"]["real"][0]["suite"]: s for s in sections(demo, "eval").values()}
+    task = evals["headlines-real"]["data"]
+    (real,), (rules,) = task["real"], task["synthetic"]
+    assert (real["suite"], rules["suite"]) == ("headlines-real", "headlines-rules")
+    # the extractive student copies the lead, and so do the rules: synthetic references
+    # inflate its score far past what the human headlines give it
+    assert rules["metrics"]["rouge_l"]["ci"][0] > real["metrics"]["rouge_l"]["ci"][1]
+    assert task["inflation"]["metric"] == "rouge_l" and task["inflation"]["ci"][0] > 0
+    assert set(real["metrics"]) == {"rouge_l", "token_f1"}
+    style = [s for s in sections(demo, "style").values()
+             if s["params"].get("real") == "headlines-real"]
+    assert style and style[0]["data"]["field"] == "label"
+    estimates = [s["data"] for s in sections(demo, "estimate").values()
+                 if s["data"]["metric"] == "mean"]
+    assert estimates[0]["n_gold"] == demo.headline["headlines"]["n_gold"]
+    lo, hi = estimates[0]["ppi_pp"]["ci"]
+    assert lo <= real["metrics"]["rouge_l"]["estimate"] <= hi
+
+
+def test_feedback_loop_collapse_warns_and_its_control_stays_silent(demo):
+    loop = demo.headline["feedback_loop"]
+    assert loop["own"]["diversity_warned_at"] is not None
+    assert 2 <= loop["own"]["diversity_warned_at"] <= 5
+    assert "distinct_1" in loop["own"]["fell"]
+    assert loop["real"] == {"diversity_warned_at": None, "fell": [], "warnings": []}
+    found = sections(demo, "diversity")
+    assert found["collapse-lineage"]["level"] == "warn"
+    # the section names the metric that fell (duplicates of earlier rounds are not stored
+    # twice, so its numbers are the store's, not the loop's)
+    assert any(w.startswith(("distinct_", "compression_ratio ")) and " falls " in w
+               for w in found["collapse-lineage"]["data"]["warnings"])
+    assert found["control-lineage"]["data"]["warnings"] == []
+    with Store(demo.store, read_only=True) as store:
+        assert store.summary("collapse-5").by_generation == {"5": store.summary("collapse-5").count}
+        assert store.summary("control-5").by_generation == {"1": store.summary("control-5").count}

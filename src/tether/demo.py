@@ -7,6 +7,16 @@ a teacher model labelling the unlabelled real inputs), every audit is run, a stu
 a deliberate mix is evaluated on real and synthetic suites apart, prediction-powered inference
 corrects model-made labels, the synthetic ratio is swept, and the report is written.
 
+A generative task runs on the same articles: every BBC article begins with its human-written
+headline, so the body is the input and the headline the real reference. Synthetic references
+are written by rules over the body's lead sentence (family ``rule``); the student is extractive
+(the lead's first words); both suites are scored with ROUGE-L and token F1 apart, the style
+audit compares the rule-made headlines with the human ones, and a prediction-powered estimate
+of the mean ROUGE-L uses the human headline (gold) on a few hundred items and, on the rest, a
+cheap proxy score: ROUGE-L against the rule-made headline. Finally the feedback loop runs for
+real: an n-gram model refitted on its own output generation after generation (lineage
+recorded), and a control refitted on real seeds each time, each audited for diversity.
+
 Example:
     >>> result = run_demo("/tmp/tether-demo", seed=0, small=True)  # doctest: +SKIP
     >>> result.report                                               # doctest: +SKIP
@@ -15,7 +25,8 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
@@ -27,12 +38,14 @@ from tether import datasets
 from tether.audit.coverage import audit_coverage
 from tether.audit.diversity import audit_diversity
 from tether.audit.faithfulness import audit_faithfulness
+from tether.audit.feedback import feedback_loop
 from tether.audit.generator import audit_generator
 from tether.audit.labels import audit_labels
 from tether.audit.mirage import audit_mirage
 from tether.audit.style import audit_style
 from tether.audit.overlap import audit_overlap
 from tether.evaluate.ppi import estimate
+from tether.evaluate.scores import rouge_l
 from tether.evaluate.sensitivity import sensitivity
 from tether.evaluate.suites import evaluate_suites
 from tether.evaluate.sweep import sweep
@@ -56,8 +69,9 @@ STAGES = ("split and ingest real data", "generate: rule perturbations", "generat
           "generate: simulated users", "generate: teacher labels", "generate: probes",
           "mix", "audit: mirage", "audit: coverage", "audit: overlap", "audit: label issues",
           "audit: generator", "audit: diversity", "audit: faithfulness", "audit: style",
-          "evaluate suites",
-          "prediction-powered estimate", "ratio sweep", "generator sensitivity", "report")
+          "evaluate suites", "generative task: headlines", "feedback loop",
+          "prediction-powered estimate", "ratio sweep", "generator sensitivity",
+          "report")
 
 Progress = Callable[[str], None]
 
@@ -169,26 +183,42 @@ def run_demo(out_dir: str | Path = "tether-demo", *, seed: int = 0, small: bool 
         evaluation = evaluate_suites(store, predictions, suites, model="tfidf-logreg-student",
                                      model_family="sklearn", thresholds=0.8, seed=seed)
         step(STAGES[16])
+        headlines = _headline_task(store, parts, seed, n_gold=100 if small else 250)
+        step(STAGES[17])
+        _loop_seeds(store, parts["seed"], 4 if small else 8)
+        loops = [feedback_loop(store, "loop-seeds", into, refit_on=refit_on, seed=seed)
+                 for into, refit_on in (("collapse", "own"), ("control", "real"))]
+        for loop, into in zip(loops, ("collapse", "control")):
+            # the rounds as one dataset, without their wall-clock times (the audit's view over
+            # time would differ from run to run; the generations are what it compares)
+            store.ingest(f"{into}-lineage", [{k: v for k, v in r.items() if k != "created_at"}
+                                             for name in loop.datasets
+                                             for r in store.records(name)])
+            audit_diversity(store, f"{into}-lineage", seed=seed)
+        step(STAGES[18])
         gold = [{**row, "label": truth} for row, truth in
                 zip(_predict(store, student, "real-gold"),
                     store.table("real-gold").column("label").to_pylist())]
         unlabelled = _predict(store, student, "real-unlabelled")
         ppi = estimate(gold, unlabelled, metric="accuracy", store=store)
-        step(STAGES[17])
+        step(STAGES[19])
         sweep(store, "real-seed", "synthetic-pool", "real-holdout",
               ratios=(0, 0.25, 0.5, 0.75, 1), repeats=repeats, seed=seed)
-        step(STAGES[18])
+        step(STAGES[20])
         sensitivity(store, "real-gold", "teacher-gold", "real-holdout",
                     rates=(0.05, 0.15, 0.3), repeats=repeats, seed=seed)
 
-        step(STAGES[19])
+        step(STAGES[21])
         report = build_report(store, title="tether demo: BBC News")
         html = write_report(report, out / "report.html", out / "report.json")
         counts = {d.name: d.count for d in store.datasets()}
     real = evaluation.to_dict()["real"][0]["metrics"]["accuracy"]
     headline = {"real_holdout_accuracy": real["estimate"], "real_holdout_ci": real["ci"],
                 "inflation_gap": evaluation.to_dict()["inflation"],
-                "ppi_accuracy": ppi.to_dict()["ppi_pp"]}
+                "ppi_accuracy": ppi.to_dict()["ppi_pp"], "headlines": headlines,
+                "feedback_loop": {loop.refit_on: {"diversity_warned_at": loop.diversity_warned_at,
+                                                  "fell": sorted(loop.fell),
+                                                  "warnings": loop.warnings} for loop in loops}}
     return DemoResult(str(out), str(store_file), str(html), str(out / "report.json"), counts,
                       headline)
 
@@ -206,3 +236,82 @@ def _predict(store: Store, model: Any, dataset: str) -> list[dict[str, Any]]:
     return [{"id": i, "prediction": str(p), "score": float(s)} for i, p, s in
             zip(table.column("id").to_pylist(), model.classes_[best],
                 proba[np.arange(len(best)), best])]
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_LEADING_ARTICLE = re.compile(r"^(?:A|An|The)\s+")
+
+
+def _lead(body: str) -> list[str]:
+    """The words of the body's first sentence, without a leading article or final stop."""
+    sentence = _SENTENCE_END.split(body.strip(), maxsplit=1)[0].rstrip(".!?")
+    return _LEADING_ARTICLE.sub("", sentence).split()
+
+
+def _rule_headline(body: str, i: int) -> str:
+    """A headline written by one of three rules over the lead (rule ``i % 3``)."""
+    words = _lead(body)
+    if i % 3 == 0:
+        return " ".join(words[:8])
+    if i % 3 == 1:
+        return " ".join(" ".join(words).split(",")[0].split()[:10])
+    names = [w for w in words[1:] if w[:1].isupper()]
+    return f"{names[0] if names else words[0]}: {' '.join(words[:6])}"
+
+
+def _student_headline(body: str, k: int = 6) -> str:
+    """The extractive student: the lead's first ``k`` words."""
+    return " ".join(_lead(body)[:k])
+
+
+def _headline_task(store: Store, parts: Mapping[str, Any], seed: int,
+                   n_gold: int) -> dict[str, Any]:
+    """The generative task (see the module docstring); returns its headline numbers."""
+    articles = {}
+    for name in ("holdout", "unlabelled"):
+        rows = []
+        for r in parts[name].to_pylist():
+            headline, body = r["text"].split("\n\n", 1)
+            rows.append({"id": r["id"], "body": body.strip(), "headline": headline.strip()})
+        articles[name] = rows
+    real = articles["holdout"]
+    store.ingest("headlines-real", real, fields=("body",), text_field="body",
+                 label_field="headline", origin="real", label_origin="real",
+                 generator=datasets.source("bbcnews"), domain="news", task="headline")
+    rules = [{**r, "headline": _rule_headline(r["body"], i)} for i, r in enumerate(real)]
+    store.ingest("headlines-rules", rules, fields=("body",), text_field="body",
+                 label_field="headline", origin="real", label_origin="synthetic", family="rule",
+                 generator="lead-headline-rules@1", domain="news", task="headline")
+    predictions = [{"id": r["id"], "prediction": _student_headline(r["body"])} for r in real]
+    evaluation = evaluate_suites(store, predictions, ["headlines-real", "headlines-rules"],
+                                 model="lead-6-words", model_family="extractive",
+                                 metrics=("rouge_l", "token_f1"),
+                                 thresholds=0.5, seed=seed)
+    audit_style(store, "headlines-real", "headlines-rules", field="label")  # the headlines
+
+    # gold: ROUGE-L against the human headline, on n_gold items only; the proxy, on every
+    # item: ROUGE-L against the rule-made headline (no person needed)
+    def scores(r: Mapping[str, Any], i: int) -> dict[str, float]:
+        guess = _student_headline(r["body"])
+        return {"label": rouge_l(guess, r["headline"]),
+                "prediction": rouge_l(guess, _rule_headline(r["body"], i))}
+    gold = [scores(r, i) for i, r in enumerate(real[:n_gold])]
+    rest = [{"prediction": scores(r, i)["prediction"]}
+            for i, r in enumerate(real[n_gold:] + articles["unlabelled"], n_gold)]
+    ppi = estimate(gold, rest, metric="mean", store=store)
+    found = evaluation.to_dict()
+    return {"real_rouge_l": found["real"][0]["metrics"]["rouge_l"]["estimate"],
+            "rules_rouge_l": found["synthetic"][0]["metrics"]["rouge_l"]["estimate"],
+            "ppi_mean_rouge_l": ppi.to_dict()["ppi_pp"], "n_gold": len(gold),
+            "n_proxy_only": len(rest)}
+
+
+def _loop_seeds(store: Store, seed_part: Any, per_label: int) -> None:
+    """Ingest ``per_label`` real seed articles per topic, cut to 60 words, as ``loop-seeds``."""
+    rows = seed_part.to_pylist()
+    picked = [r for label in sorted({r["label"] for r in rows})
+              for r in [r for r in rows if r["label"] == label][:per_label]]
+    store.ingest("loop-seeds", [{"id": f"loop-{r['id']}", "text": " ".join(r["text"].split()[:60]),
+                                 "label": r["label"]} for r in picked],
+                 origin="real", label_origin="real", generator=datasets.source("bbcnews"),
+                 domain="news", task="topic")

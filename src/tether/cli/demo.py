@@ -51,4 +51,16 @@ def demo(out: Annotated[Path, typer.Option("--out", help="Folder for the store a
     if gap:
         c.print(f"inflation gap (synthetic - real accuracy): {gap['gap']:+.3f} "
                 f"[{gap['ci'][0]:+.3f}, {gap['ci'][1]:+.3f}]")
+    lines = head["headlines"]
+    ppi = lines["ppi_mean_rouge_l"]
+    c.print(f"headline task, student ROUGE-L: {lines['real_rouge_l']:.3f} on human headlines, "
+            f"{lines['rules_rouge_l']:.3f} on rule-made ones; PPI mean {ppi['estimate']:.3f} "
+            f"[{ppi['ci'][0]:.3f}, {ppi['ci'][1]:.3f}] (gold: ROUGE-L against the human headline "
+            f"on {lines['n_gold']} items; proxy: ROUGE-L against the rule-made headline on "
+            f"{lines['n_proxy_only']} more)", soft_wrap=True)
+    for refit_on, loop in head["feedback_loop"].items():
+        said = (f"warns at generation {loop['diversity_warned_at']} ({', '.join(loop['fell'])} "
+                "fell)" if loop["warnings"] else "silent")
+        fitted_on = "its own output" if refit_on == "own" else "real data"
+        c.print(f"feedback loop refitted on {fitted_on}: diversity {said}")
     c.print(f"report: {result.report}", soft_wrap=True)
