@@ -107,3 +107,9 @@ def test_the_tokens_diversity_counts_give_the_same_embedding(leads):
     direct = svd_embedding(texts, dims=20)
     shared = svd_embedding([tokens(t) for t in texts], dims=20, tokenized=True)
     assert np.array_equal(direct, shared)
+
+
+def test_texts_without_content_words_are_an_input_error():
+    from tether.errors import InputError
+    with pytest.raises(InputError, match="hold no content words"):
+        diversity(["the and of", "a to in", "it is"])

@@ -124,7 +124,12 @@ def svd_embedding(texts: Sequence[str] | Sequence[list[str]], *, dims: int = 100
     if fit_max is not None and len(texts) > fit_max:
         keep = np.sort(np.random.default_rng(seed).choice(len(texts), fit_max, replace=False))
         sample = [texts[i] for i in keep]
-    X = tfidf.fit_transform(sample)
+    try:
+        X = tfidf.fit_transform(sample)
+    except ValueError as exc:  # scikit-learn: "empty vocabulary"
+        raise InputError(f"the {len(sample)} texts hold no content words (only stop words, "
+                         "single letters or no words at all), so they have no embedding; "
+                         "audit a field with real text, or more samples") from exc
     dims = max(1, min(dims, X.shape[1] - 1, X.shape[0] - 1))
     svd = TruncatedSVD(dims, random_state=seed)
     with small_blas(X.shape[0]):
