@@ -53,6 +53,20 @@ def test_load_side_reads_fields_and_turns(qa):
     assert (r.field, len(r.texts), len(s.texts)) == ("response", 80, 60)
 
 
+def test_fields_named_as_the_user_named_them(store, bbc):
+    """Ingested with --text-field question --label-field answer, the audits take --field answer
+    and --field question (the store keeps them as label and text) and record those names."""
+    rows = bbc.to_pylist()[:40]
+    store.ingest("named", [{"id": r["id"], "question": r["text"][:80], "answer": r["label"],
+                            "context": r["text"]} for r in rows], origin="real",
+                 label_origin="real", text_field="question", label_field="answer")
+    answer, question = load_side(store, "named", field="answer"), load_side(store, "named",
+                                                                             field="question")
+    assert answer.texts == [r["label"] for r in rows] and answer.field == "answer"
+    assert question.texts == [r["text"][:80] for r in rows]
+    assert load_side(store, "named", field="context").texts == [r["text"] for r in rows]
+
+
 def test_missing_field_and_bad_turns_are_clear(qa):
     with pytest.raises(NotFoundError, match=r"dataset 'qa_real' has no field 'answer'; its "
                                             r"fields are: text, label, messages, response"):

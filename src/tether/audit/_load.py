@@ -162,12 +162,30 @@ def field_texts(table: pa.Table, field: str = "text", turns: str | None = None, 
     return out
 
 
+def stored_field(store: Store, dataset: str, field: str) -> str:
+    """The column the store keeps the user's ``field`` in: ``text`` or ``label`` when the
+    dataset was ingested with ``--text-field``/``--label-field`` naming it (``question``,
+    ``answer``), else ``field`` itself.
+
+    >>> with Store(":memory:") as s:
+    ...     _ = s.ingest("qa", [{"question": "Why?", "answer": "So."}], origin="real",
+    ...                  label_origin="real", text_field="question", label_field="answer")
+    ...     stored_field(s, "qa", "answer"), stored_field(s, "qa", "context")
+    ('label', 'context')
+    """
+    if field in _TOP_LEVEL or not store.has_dataset(dataset):
+        return field
+    return next((stored for stored, user in store.field_names(dataset).items()
+                 if user == field and stored in _TOP_LEVEL), field)
+
+
 def field_table(store: Store, dataset: str, field: str = "text", turns: str | None = None,
                 **filters: Any) -> pa.Table:
     """:meth:`Store.table` of ``dataset`` (with its ``filters``) with its ``text`` column
     replaced by the text of ``field`` (see :func:`field_texts`), for the audits that read
     Arrow tables."""
     table = store.table(dataset, **filters)
+    field = stored_field(store, dataset, field)
     if field == "text" and turns is None:
         return table
     texts = field_texts(table, field, turns, dataset=dataset) if table.num_rows else []
@@ -182,8 +200,9 @@ def load_side(store: Store, dataset: str, origin: str | None = None, *, field: s
     table = store.table(dataset, origin=origin)
     if table.num_rows == 0:
         raise InputError(f"dataset {dataset!r} has no {origin + ' ' if origin else ''}samples")
-    texts = (table.column("text").to_pylist() if field == "text" and turns is None
-             else field_texts(table, field, turns, dataset=dataset))
+    stored = stored_field(store, dataset, field)
+    texts = (table.column("text").to_pylist() if stored == "text" and turns is None
+             else field_texts(table, stored, turns, dataset=dataset))
     return Side(dataset, [str(i) for i in table.column("id").to_pylist()], texts,
                 table.column("label").to_pylist(),
                 [json.loads(f) if f else {} for f in table.column("fields").to_pylist()],

@@ -34,6 +34,7 @@ from tether.audit._load import (
     from_json,
     made_by,
     plain,
+    stored_field,
 )
 from tether.errors import InputError
 from tether.results import Result
@@ -158,7 +159,8 @@ def audit_faithfulness(store: Store, dataset: str, *, classifier_train: str | No
     first = [p[0] for p in kids.column("parents").to_pylist()]
     found = store.samples_by_id(first)
     parent_text = dict(zip(found.column("id").to_pylist(),
-                           field_texts(found, field, turns, dataset="the parents")
+                           field_texts(found, stored_field(store, dataset, field), turns,
+                                       dataset="the parents")
                            if found.num_rows else []))
     keep = [i for i, p in enumerate(first) if p in parent_text]
     if not keep:
@@ -169,8 +171,9 @@ def audit_faithfulness(store: Store, dataset: str, *, classifier_train: str | No
     else:
         train = store.real_labelled(excluding=[*first, *child_ids])
         if train.num_rows and (field != "text" or turns is not None):
-            train = train.set_column(0, "text", [field_texts(train, field, turns,
-                                                             dataset="the real labelled data")])
+            texts = field_texts(train, stored_field(store, dataset, field), turns,
+                                dataset="the real labelled data")
+            train = train.set_column(0, "text", [texts])
         source = (f"default student trained on the store's {train.num_rows} real, human-labelled "
                   "samples that are neither parents nor children here")
     if len(set(train.column("label").to_pylist())) < 2:
