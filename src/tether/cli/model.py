@@ -29,6 +29,13 @@ from tether.store import Store
 review_app = typer.Typer(help="Human shaping of model output: export candidates, import choices.",
                          no_args_is_help=True)
 
+# the OpenAI-compatible client's options, shared by `generate llm` and `judge`
+ModelVersionOpt = Annotated[Optional[str], typer.Option(help="Version recorded in provenance (default: the model name).")]
+ApiKeyEnvOpt = Annotated[str, typer.Option(help="Environment variable holding the API key (optional).")]
+ConcurrencyOpt = Annotated[int, typer.Option(help="Requests in flight at once.")]
+TimeoutOpt = Annotated[float, typer.Option(help="Seconds to wait for a connection or a reply.")]
+MaxAttemptsOpt = Annotated[int, typer.Option(help="Attempts per request (429/5xx/timeouts are retried).")]
+CacheOpt = Annotated[Optional[Path], typer.Option(help="Request cache (SQLite) (default: .tether-cache/llm.sqlite beside the store).")]
 
 
 def register(app: typer.Typer) -> None:
@@ -106,14 +113,14 @@ def llm(
     n_per_seed: Annotated[int, typer.Option(help="Samples to make per seed.")] = 1,
     temperature: Annotated[float, typer.Option(help="Sampling temperature.")] = 0.7,
     labels: Annotated[Optional[str], typer.Option(help="Comma-separated labels to choose from (task label).")] = None,
-    model_version: Annotated[Optional[str], typer.Option(help="Version recorded in provenance (default: the model name).")] = None,
+    model_version: ModelVersionOpt = None,
     max_tokens: Annotated[int, typer.Option(help="Token limit per reply.")] = 512,
     json_mode: Annotated[bool, typer.Option(help="Send response_format=json_object (turn off for endpoints that reject it).")] = True,
-    api_key_env: Annotated[str, typer.Option(help="Environment variable holding the API key (optional).")] = "OPENAI_API_KEY",
-    concurrency: Annotated[int, typer.Option(help="Requests in flight at once.")] = 4,
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for a connection or a reply.")] = 60.0,
-    max_attempts: Annotated[int, typer.Option(help="Attempts per request (429/5xx/timeouts are retried).")] = 5,
-    cache: Annotated[Optional[Path], typer.Option(help="Request cache (SQLite) (default: .tether-cache/llm.sqlite beside the store).")] = None,
+    api_key_env: ApiKeyEnvOpt = "OPENAI_API_KEY",
+    concurrency: ConcurrencyOpt = 4,
+    timeout: TimeoutOpt = 60.0,
+    max_attempts: MaxAttemptsOpt = 5,
+    cache: CacheOpt = None,
     seed: SeedOpt = 0,
     run_id: RunIdOpt = None,
     batch_size: Annotated[int, typer.Option(help="Samples written to the store per transaction.")] = 64,
@@ -165,15 +172,15 @@ def judge_command(
     family: Annotated[Optional[str], typer.Option(help="The judge's model family (default: guessed from --model).")] = None,
     prompt_field: Annotated[Optional[str], typer.Option(help="Field holding the prompt (default: prompt, question or text).")] = None,
     answer_field: Annotated[Optional[str], typer.Option(help="Field holding the answer (default: answer, prediction or response).")] = None,
-    model_version: Annotated[Optional[str], typer.Option(help="Version recorded in provenance (default: the model name).")] = None,
+    model_version: ModelVersionOpt = None,
     temperature: Annotated[float, typer.Option(help="Sampling temperature.")] = 0.0,
     max_tokens: Annotated[int, typer.Option(help="Token limit per reply.")] = 256,
     json_mode: Annotated[bool, typer.Option(help="Ask for {\"score\": N} with response_format=json_object (turn off to read a bare number).")] = True,
-    api_key_env: Annotated[str, typer.Option(help="Environment variable holding the API key (optional).")] = "OPENAI_API_KEY",
-    concurrency: Annotated[int, typer.Option(help="Requests in flight at once.")] = 4,
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for a connection or a reply.")] = 60.0,
-    max_attempts: Annotated[int, typer.Option(help="Attempts per request (429/5xx/timeouts are retried).")] = 5,
-    cache: Annotated[Optional[Path], typer.Option(help="Request cache (SQLite) (default: .tether-cache/llm.sqlite beside the store).")] = None,
+    api_key_env: ApiKeyEnvOpt = "OPENAI_API_KEY",
+    concurrency: ConcurrencyOpt = 4,
+    timeout: TimeoutOpt = 60.0,
+    max_attempts: MaxAttemptsOpt = 5,
+    cache: CacheOpt = None,
     seed: SeedOpt = 0,
     run_id: RunIdOpt = None,
     store: StoreOpt = None,

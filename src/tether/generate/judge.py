@@ -54,7 +54,7 @@ import jinja2
 
 from tether.errors import GenerationError, InputError
 from tether.generate.base import Failure, Generator, row_rng, run
-from tether.generate.llm import LLMClient, RequestFailed, failure_kind
+from tether.generate.llm import LLMClient, RequestFailed, failure_kind, request_params
 from tether.generate.templates import render_bounded, sandbox
 from tether.io import iter_records
 from tether.provenance import PROVENANCE_FIELDS
@@ -274,11 +274,7 @@ class Judge(Generator):
                 {"role": "user", "content": user}]
 
     def _params(self, request_seed: int) -> dict[str, Any]:
-        params: dict[str, Any] = {"temperature": self.temperature, "max_tokens": self.max_tokens,
-                                  "seed": request_seed}
-        if self.json_mode:
-            params["response_format"] = {"type": "json_object"}
-        return params
+        return request_params(self.temperature, self.max_tokens, request_seed, self.json_mode)
 
     def _fail(self, row: Mapping[str, Any], reason: str, raw: str | None = None) -> Failure:
         """Collect the failure; the run records it with the raw reply (up to

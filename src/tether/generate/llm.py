@@ -831,6 +831,19 @@ def _safe(value: str) -> str:
     return _UNSAFE.sub("-", value.strip()) or "unknown"
 
 
+def request_params(temperature: float, max_tokens: int, seed: int,
+                   json_mode: bool) -> dict[str, Any]:
+    """The sampling parameters of one chat request (``response_format`` asks for JSON).
+
+    >>> request_params(0.0, 64, 7, True)["response_format"]
+    {'type': 'json_object'}
+    """
+    params: dict[str, Any] = {"temperature": temperature, "max_tokens": max_tokens, "seed": seed}
+    if json_mode:
+        params["response_format"] = {"type": "json_object"}
+    return params
+
+
 class LLMGenerator(Generator):
     """Samples written, rephrased, answered or labelled by an LLM (family ``model``).
 
@@ -958,11 +971,7 @@ class LLMGenerator(Generator):
                 {"role": "user", "content": prompt}]
 
     def _params(self, request_seed: int) -> dict[str, Any]:
-        params: dict[str, Any] = {"temperature": self.temperature, "max_tokens": self.max_tokens,
-                                  "seed": request_seed}
-        if self.json_mode:
-            params["response_format"] = {"type": "json_object"}
-        return params
+        return request_params(self.temperature, self.max_tokens, request_seed, self.json_mode)
 
     def generate(self, seeds: list[dict[str, Any]],
                  seed: int) -> Iterator[dict[str, Any] | Failure]:
