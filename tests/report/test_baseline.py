@@ -110,6 +110,25 @@ def test_a_report_without_verdicts_or_estimates_compares_gracefully(twin):
     assert [f.section for f in compare_reports(old, twin).flips] == ["mirage"]
 
 
+def test_two_sections_of_one_kind_are_matched_by_their_subject():
+    def section(anchor, dataset, level, auc):
+        return {"key": "diversity", "id": anchor, "params": {"dataset": dataset},
+                "verdicts": [{"check": "falling", "level": level}],
+                "data": {"distinct": auc, "distinct_ci": [auc - 0.01, auc + 0.01]}}
+    old = {"sections": [section("diversity", "loop", "pass", 0.9),
+                        section("diversity-2", "control", "pass", 0.9)]}
+    # the newer report lists them the other way round; only the loop collapsed
+    new = {"sections": [section("diversity", "control", "pass", 0.9),
+                        section("diversity-2", "loop", "warn", 0.5)]}
+    c = compare_reports(old, new)
+    assert [(f.section, f.old, f.new) for f in c.flips] == [("diversity-2", "pass", "warn")]
+    assert [s.section for s in c.shifts] == ["diversity-2"]
+    # one section of a kind on each side: the same subject even when its parameters changed
+    one = {"sections": [section("diversity", "loop-v2", "warn", 0.5)]}
+    assert [f.new for f in compare_reports({"sections": old["sections"][:1]}, one).flips] == \
+        ["warn"]
+
+
 def test_estimates_are_found_beside_their_intervals():
     data = {"c2st_auc": 0.7, "auc_ci": [0.6, 0.8], "flip_rate": 0.1, "flip_ci": [0.05, 0.2],
             "real": [{"suite": "a", "metrics": {"accuracy": {"estimate": 0.9, "ci": [0.8, 1]}}}],

@@ -169,21 +169,33 @@ def _verdicts(section: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
             if isinstance(v, Mapping) and v.get("level")}
 
 
+def _subject(section: Mapping[str, Any]) -> str:
+    """What a section is about, the same in both reports: its kind and the parameters of its
+    result (two diversity sections on two lineages are two subjects)."""
+    return json.dumps([section.get("key"), section.get("params") or {}], sort_keys=True,
+                      default=str)
+
+
 def compare_reports(old: Mapping[str, Any], new: Mapping[str, Any],
                     baseline: str = "baseline") -> BaselineComparison:
     """What changed from report ``old`` to report ``new`` (both JSON twins)."""
-    before = {s.get("key"): s for s in old.get("sections") or [] if isinstance(s, Mapping)}
+    sections = [s for s in old.get("sections") or [] if isinstance(s, Mapping)]
+    before = {_subject(s): s for s in sections}
+    kinds = [s.get("key") for s in sections]
+    # a kind with one section in the old report is the same subject whatever its parameters
+    single = {s.get("key"): s for s in sections if kinds.count(s.get("key")) == 1}
     flips, shifts = [], []
     for section in new.get("sections") or []:
-        key = section.get("key")
-        if key in ("summary", "baseline") or key not in before:
+        key = section.get("id") or section.get("key")
+        then_section = before.get(_subject(section)) or single.get(section.get("key"))
+        if section.get("key") in ("summary", "baseline") or then_section is None:
             continue
-        then, now = _verdicts(before[key]), _verdicts(section)
+        then, now = _verdicts(then_section), _verdicts(section)
         flips += [VerdictFlip(key, check, then[check]["level"], v["level"],
                               str(v.get("finding") or ""))
                   for check, v in now.items() if check in then
                   and then[check]["level"] != v["level"]]
-        earlier = {p: (x, ci) for p, x, ci in estimates(before[key].get("data") or {})}
+        earlier = {p: (x, ci) for p, x, ci in estimates(then_section.get("data") or {})}
         for path, value, ci in estimates(section.get("data") or {}):
             if path in earlier and (ci[1] < earlier[path][1][0] or earlier[path][1][1] < ci[0]):
                 shifts.append(IntervalShift(key, path, earlier[path][0], earlier[path][1],
