@@ -15,7 +15,9 @@ audit compares the rule-made headlines with the human ones, and a prediction-pow
 of the mean ROUGE-L uses the human headline (gold) on a few hundred items and, on the rest, a
 cheap proxy score: ROUGE-L against the rule-made headline. Finally the feedback loop runs for
 real: an n-gram model refitted on its own output generation after generation (lineage
-recorded), and a control refitted on real seeds each time, each audited for diversity.
+recorded), and a control refitted on real seeds each time, each audited for diversity. With
+the ``local-llm`` extra installed, the full run also serves SmolLM2-135M locally, has it
+paraphrase 20 real lead sentences (family ``model``) and audits them like the other families.
 
 Example:
     >>> result = run_demo("/tmp/tether-demo", seed=0, small=True)  # doctest: +SKIP
@@ -50,6 +52,7 @@ from tether.evaluate.sensitivity import sensitivity
 from tether.evaluate.suites import evaluate_suites
 from tether.evaluate.sweep import sweep
 from tether.generate.base import run
+from tether.generate.llm import LLMGenerator, local_model_path, local_server
 from tether.generate.perturb import Pipeline, PerturbGenerator
 from tether.generate.probes import ProbeGenerator
 from tether.generate.simulate import SimulatedUsers, fit_user_profile
@@ -70,6 +73,7 @@ STAGES = ("split and ingest real data", "generate: rule perturbations", "generat
           "mix", "audit: mirage", "audit: coverage", "audit: overlap", "audit: label issues",
           "audit: generator", "audit: diversity", "audit: faithfulness", "audit: style",
           "evaluate suites", "generative task: headlines", "feedback loop",
+          "generate: local model",
           "prediction-powered estimate", "ratio sweep", "generator sensitivity",
           "report")
 
@@ -196,19 +200,21 @@ def run_demo(out_dir: str | Path = "tether-demo", *, seed: int = 0, small: bool 
                                              for r in store.records(name)])
             audit_diversity(store, f"{into}-lineage", seed=seed)
         step(STAGES[18])
+        local_model = _local_model(store, out, seed) if not small else "skipped (small run)"
+        step(STAGES[19])
         gold = [{**row, "label": truth} for row, truth in
                 zip(_predict(store, student, "real-gold"),
                     store.table("real-gold").column("label").to_pylist())]
         unlabelled = _predict(store, student, "real-unlabelled")
         ppi = estimate(gold, unlabelled, metric="accuracy", store=store)
-        step(STAGES[19])
+        step(STAGES[20])
         sweep(store, "real-seed", "synthetic-pool", "real-holdout",
               ratios=(0, 0.25, 0.5, 0.75, 1), repeats=repeats, seed=seed)
-        step(STAGES[20])
+        step(STAGES[21])
         sensitivity(store, "real-gold", "teacher-gold", "real-holdout",
                     rates=(0.05, 0.15, 0.3), repeats=repeats, seed=seed)
 
-        step(STAGES[21])
+        step(STAGES[22])
         report = build_report(store, title="tether demo: BBC News")
         html = write_report(report, out / "report.html", out / "report.json")
         counts = {d.name: d.count for d in store.datasets()}
@@ -216,6 +222,7 @@ def run_demo(out_dir: str | Path = "tether-demo", *, seed: int = 0, small: bool 
     headline = {"real_holdout_accuracy": real["estimate"], "real_holdout_ci": real["ci"],
                 "inflation_gap": evaluation.to_dict()["inflation"],
                 "ppi_accuracy": ppi.to_dict()["ppi_pp"], "headlines": headlines,
+                "local_model": local_model,
                 "feedback_loop": {loop.refit_on: {"diversity_warned_at": loop.diversity_warned_at,
                                                   "fell": sorted(loop.fell),
                                                   "warnings": loop.warnings} for loop in loops}}
@@ -315,3 +322,33 @@ def _loop_seeds(store: Store, seed_part: Any, per_label: int) -> None:
                                  "label": r["label"]} for r in picked],
                  origin="real", label_origin="real", generator=datasets.source("bbcnews"),
                  domain="news", task="topic")
+
+
+def _local_model(store: Store, out: Path, seed: int, n: int = 20) -> str:
+    """Paraphrases of ``n`` real lead sentences by SmolLM2-135M on a local llama.cpp server
+    (the ``local-llm`` extra), stored as ``model-paraphrases`` and audited like the other
+    families; without the extra, the line that says how to enable it."""
+    import importlib.util
+
+    if importlib.util.find_spec("llama_cpp") is None or local_model_path() is None:
+        return "not run: pip install 'tether[local-llm]' to add a model-made set"
+    seeds = [{"id": f"real-seed:{r['id']}", "label": r["label"],
+              "text": " ".join(_lead(r["text"].split("\n\n", 1)[-1]))}
+             for r in store.records("real-seed")[:n]]
+    with local_server(out / "llama-server.log") as url:
+        gen = LLMGenerator(url, "smollm2-135m", task="paraphrase", json_mode=False,
+                           temperature=0.0, max_tokens=96, cache=out / "llm-cache.sqlite")
+        try:
+            made = run(store, gen, None, "model-paraphrases", seed=seed, seeds=seeds)
+        finally:
+            gen.close()
+    if not store.has_dataset("model-paraphrases"):
+        return f"ran: the local model wrote no usable paraphrase of {n} seeds"
+    store.ingest("model-seeds", [{**r, "id": r["id"].split(":", 1)[1]} for r in seeds],
+                 origin="real", label_origin="real")
+    audit_style(store, "model-seeds", "model-paraphrases")
+    audit_mirage(store, "model-seeds", "model-paraphrases", permutations=50, seed=seed)
+    failed = made.to_dict()["summary"]["failed"]
+    return (f"SmolLM2-135M paraphrased {n} real lead sentences: {made.added} stored as "
+            f"'model-paraphrases' (style and mirage audited), {sum(failed.values())} refused ("
+            + (", ".join(f"{k}: {v}" for k, v in failed.items()) or "none") + ")")
