@@ -104,13 +104,14 @@ def test_feedback_loop_collapse_warns_and_its_control_stays_silent(demo):
     assert 2 <= loop["own"]["diversity_warned_at"] <= 5
     assert "distinct_1" in loop["own"]["fell"]
     assert loop["real"] == {"diversity_warned_at": None, "fell": [], "warnings": []}
-    found = sections(demo, "diversity")
-    assert found["collapse-lineage"]["level"] == "warn"
-    # the section names the metric that fell (duplicates of earlier rounds are not stored
-    # twice, so its numbers are the store's, not the loop's)
-    assert any(w.startswith(("distinct_", "compression_ratio ")) and " falls " in w
-               for w in found["collapse-lineage"]["data"]["warnings"])
-    assert found["control-lineage"]["data"]["warnings"] == []
+    found = {s["params"].get("dataset"): s for s in sections(demo, "diversity").values()}
+    collapse, control = found["collapse"], found["control"]
+    # both grouped by refit round: five groups each, so the control could warn and does not
+    assert len(collapse["data"]["by_generation"]) == len(control["data"]["by_generation"]) == 5
+    assert collapse["level"] == "warn" and control["level"] == "pass"
+    assert any(w.startswith("distinct_1 ") and " falls " in w
+               for w in collapse["data"]["warnings"])
+    assert control["data"]["warnings"] == []
     with Store(demo.store, read_only=True) as store:
         assert store.summary("collapse-5").by_generation == {"5": store.summary("collapse-5").count}
         assert store.summary("control-5").by_generation == {"1": store.summary("control-5").count}

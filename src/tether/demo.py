@@ -190,15 +190,9 @@ def run_demo(out_dir: str | Path = "tether-demo", *, seed: int = 0, small: bool 
         headlines = _headline_task(store, parts, seed, n_gold=100 if small else 250)
         step(STAGES[17])
         _loop_seeds(store, parts["seed"], 4 if small else 8)
+        # each loop saves its diversity audit grouped by refit round (a section each)
         loops = [feedback_loop(store, "loop-seeds", into, refit_on=refit_on, seed=seed)
                  for into, refit_on in (("collapse", "own"), ("control", "real"))]
-        for loop, into in zip(loops, ("collapse", "control")):
-            # the rounds as one dataset, without their wall-clock times (the audit's view over
-            # time would differ from run to run; the generations are what it compares)
-            store.ingest(f"{into}-lineage", [{k: v for k, v in r.items() if k != "created_at"}
-                                             for name in loop.datasets
-                                             for r in store.records(name)])
-            audit_diversity(store, f"{into}-lineage", seed=seed)
         step(STAGES[18])
         local_model = _local_model(store, out, seed) if not small else "skipped (small run)"
         step(STAGES[19])
