@@ -105,7 +105,7 @@ def test_feedback_loop_collapse_warns_and_its_control_stays_silent(demo):
     assert "distinct_1" in loop["own"]["fell"]
     assert loop["real"] == {"diversity_warned_at": None, "fell": [], "warnings": []}
     found = {s["params"].get("dataset"): s for s in sections(demo, "diversity").values()}
-    collapse, control = found["collapse"], found["control"]
+    collapse, control = found["collapse-lineage"], found["control-lineage"]
     # both grouped by refit round: five groups each, so the control could warn and does not
     assert len(collapse["data"]["by_generation"]) == len(control["data"]["by_generation"]) == 5
     assert collapse["level"] == "warn" and control["level"] == "pass"

@@ -38,7 +38,7 @@ import numpy as np
 
 from tether import datasets
 from tether.audit.coverage import audit_coverage
-from tether.audit.diversity import audit_diversity
+from tether.audit.diversity import DiversityResult, audit_diversity
 from tether.audit.faithfulness import audit_faithfulness
 from tether.audit.feedback import feedback_loop
 from tether.audit.generator import audit_generator
@@ -190,9 +190,18 @@ def run_demo(out_dir: str | Path = "tether-demo", *, seed: int = 0, small: bool 
         headlines = _headline_task(store, parts, seed, n_gold=100 if small else 250)
         step(STAGES[17])
         _loop_seeds(store, parts["seed"], 4 if small else 8)
-        # each loop saves its diversity audit grouped by refit round (a section each)
         loops = [feedback_loop(store, "loop-seeds", into, refit_on=refit_on, seed=seed)
                  for into, refit_on in (("collapse", "own"), ("control", "real"))]
+        for loop, into in zip(loops, ("collapse", "control")):
+            # the rounds as one dataset (without their wall-clock times, which differ from run
+            # to run), and the loop's diversity audit grouped by refit round as its section:
+            # every control round is generation 1 in the store (made from real data), so only
+            # the rounds can show that the control does not collapse
+            store.ingest(f"{into}-lineage", [{k: v for k, v in r.items() if k != "created_at"}
+                                             for name in loop.datasets
+                                             for r in store.records(name)])
+            store.save_result(DiversityResult.from_dict(loop.diversity),
+                              {"dataset": f"{into}-lineage", "grouped_by": "refit round"})
         step(STAGES[18])
         local_model = _local_model(store, out, seed) if not small else "skipped (small run)"
         step(STAGES[19])

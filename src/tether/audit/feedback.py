@@ -103,9 +103,6 @@ def feedback_loop(store: Store, seeds: str, into: str, *, generations: int = 5,
     texts = [r["text"] for rows in rounds for r in rows]
     labels = [g for g, rows in enumerate(rounds, 1) for _ in rows]
     audit = diversity(texts, generations=labels, seed=seed)
-    # saved grouped by refit round: the control's rounds are all generation 1 in the store
-    # (each is made from real data), so only the rounds can show that it does not collapse
-    store.save_result(audit, {"dataset": into, "rounds": generations, "refit_on": refit_on})
     warned_at = next((g for g in range(2, generations)
                       if diversity(texts[:labels.index(g + 1)],
                                    generations=labels[:labels.index(g + 1)],
