@@ -63,5 +63,5 @@ def demo(out: Annotated[Path, typer.Option("--out", help="Folder for the store a
                 "fell)" if loop["warnings"] else "silent")
         fitted_on = "its own output" if refit_on == "own" else "real data"
         c.print(f"feedback loop refitted on {fitted_on}: diversity {said}")
-    c.print(f"local model: {head['local_model']}", soft_wrap=True)
+    c.print(f"local model: {head['local_model']}", soft_wrap=True, markup=False)
     c.print(f"report: {result.report}", soft_wrap=True)
