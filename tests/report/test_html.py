@@ -210,3 +210,15 @@ def test_one_section_per_subject_with_unique_ids_and_working_links(tmp_path, sav
     summary = report.section("summary").data
     assert "diversity-2" in summary["sections"]
     assert '<a href="#diversity-2">' in page
+
+
+def test_estimate_view_says_when_the_metric_was_inferred():
+    from tether.evaluate.ppi import estimate
+    from tether.report.views.estimate import render
+    gold = [{"label": 4, "prediction": 3.5}, {"label": 2, "prediction": 2.5},
+            {"label": 5, "prediction": 4.0}]
+    chosen = estimate(gold, [{"prediction": 3.0}] * 10).to_dict()
+    asked = estimate(gold, [{"prediction": 3.0}] * 10, metric="pass_rate", threshold=4).to_dict()
+    notes = [item["note"] for d in (chosen, asked) for item in render(d)[0]["items"]
+             if item["label"] == "gold / unlabelled"]
+    assert notes == ["mean — inferred from the gold labels", "pass_rate (at ≥ 4)"]

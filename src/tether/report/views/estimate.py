@@ -37,9 +37,12 @@ def render(data: dict[str, Any]) -> list[dict[str, Any]]:
     metric = str(data.get("metric", "mean"))
     if data.get("positive"):
         metric += f" ({data['positive']})"
+    if data.get("threshold") is not None:
+        metric += f" (at ≥ {data['threshold']:g})"
+    chosen = metric + (" — inferred from the gold labels" if data.get("metric_inferred") else "")
     blocks = [stats_block(*[(names[k], fmt_num(data[k].get("estimate")), note(k)) for k in present],
                      ("gold / unlabelled", f"{fmt_num(data.get('n_gold'))} / "
-                                           f"{fmt_num(data.get('n_unlabelled'))}", metric))]
+                                           f"{fmt_num(data.get('n_unlabelled'))}", chosen))]
     if points:
         blocks.append(chart_block(charts.estimates_chart(
             points, title=f"{metric}: prediction-powered vs classical", key="estimate-ppi",
