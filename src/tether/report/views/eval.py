@@ -82,7 +82,7 @@ def render(data: dict[str, Any]) -> list[dict[str, Any]]:
     points = _suite_points(real, "real", first) + _suite_points(synthetic, "synthetic", first)
     if points:
         blocks.append(chart_block(charts.estimates_chart(
-            points, title=f"{first.replace('_', ' ').capitalize()} by suite", key="eval-suites",
+            points, title=f"{first} by suite", key="eval-suites",
             xlabel=first, colors={"real": charts.REAL, "synthetic": charts.SYNTHETIC}),
             "Blue: real suites, the acceptance result. Orange: synthetic suites, unit tests with a "
             "pass threshold, never averaged in. Bars are intervals."))
