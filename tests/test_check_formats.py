@@ -18,7 +18,8 @@ import pytest
 
 from tether import Store
 from tether.cli import main
-from tether.policy import check, load_policy, rule_lines
+from tether.config import toml_lines
+from tether.policy import check, load_policy
 
 SCHEMA = Path(__file__).parent / "data" / "sarif-schema-2.1.0.json"
 
@@ -102,12 +103,12 @@ def test_the_fixture_breaks_and_keeps_the_rules_expected(project):
 
 
 def test_rule_lines_find_keys_tables_and_array_tables():
-    lines = rule_lines(POLICY)
+    lines = toml_lines(POLICY)
     assert lines["max_synthetic_share"] == 1 and lines["min_holdout_real"] == 5
     assert lines["datasets.train*"] == 7 and lines["datasets.train*.max_synthetic_share"] == 8
     assert lines["no_contamination[0]"] == 10 and lines["mirage[0]"] == 14
     assert lines["mirage[0].max_auc"] == 17
-    more = rule_lines("[[mirage]]\nreal = 'a'\n\n[[mirage]] # second\nreal = 'b'\n"
+    more = toml_lines("[[mirage]]\nreal = 'a'\n\n[[mirage]] # second\nreal = 'b'\n"
                       "[datasets.'v1.2']\nmax_synthetic_share = 0.1\n")
     assert more["mirage[1]"] == 4 and more["mirage[1].real"] == 5
     assert more["datasets.v1.2.max_synthetic_share"] == 7

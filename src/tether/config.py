@@ -91,37 +91,58 @@ class Config:
         return {**self.columns, **self.datasets.get(dataset or "", {})}
 
 
-def _line(text: str, table: str, key: str) -> int | None:
-    """The line of ``key`` in ``[table]`` of the TOML ``text`` (or of the table header when
-    ``key`` is empty); None when it cannot be told (dotted keys, inline tables)."""
-    current = ""
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
-        header = re.fullmatch(r"\[\s*([^\[\]]+?)\s*\]\s*(#.*)?", line)
-        if header:
-            current = ".".join(p.strip().strip("\"'") for p in header.group(1).split("."))
-            if current == table and not key:
-                return number
-            continue
-        if current == table and key and re.match(rf"[\"']?{re.escape(key)}[\"']?\s*=", line):
-            return number
-    return None
+_TOML_PART = r"""(?:"[^"]*"|'[^']*'|[A-Za-z0-9_*?\-]+)"""
+_TOML_KEY = rf"{_TOML_PART}(?:\s*\.\s*{_TOML_PART})*"
+_HEADER = re.compile(rf"^\s*(\[\[?)\s*({_TOML_KEY})\s*\]\]?\s*(?:#.*)?$")
+_ASSIGN = re.compile(rf"^\s*({_TOML_KEY})\s*=")
 
 
-def _check(table: Mapping[str, Any], known: Mapping[str, Any], where: str, text: str,
-           source: str, ignored: tuple[str, ...] = ()) -> dict[str, Any]:
+def _dotted(key: str) -> str:
+    return ".".join(p.strip("\"'") for p in re.findall(_TOML_PART, key))
+
+
+def toml_lines(text: str) -> dict[str, int]:
+    r"""The line (1-based) of every key and table of TOML text, by dotted key (what
+    :attr:`tether.policy.RuleResult.key` uses and config errors point at): ``max_synthetic_share``, ``datasets.train`` and
+    ``datasets.train.max_synthetic_share``, ``mirage[0]`` for the first ``[[mirage]]`` table.
+
+    >>> toml_lines('max_synthetic_share = 0.5\n\n[datasets."train*"]\nmax_synthetic_share = 0.3\n'
+    ...            '[[mirage]]\nreal = "a"\n[[mirage]]\nreal = "b"\n')["mirage[1]"]
+    7
+    >>> toml_lines('[datasets."train*"]\nmax_synthetic_share = 0.3\n')[
+    ...     "datasets.train*.max_synthetic_share"]
+    2
+    """
+    lines: dict[str, int] = {}
+    table, arrays = "", {}
+    for n, line in enumerate(text.splitlines(), 1):
+        if header := _HEADER.match(line):
+            table = _dotted(header.group(2))
+            if header.group(1) == "[[":
+                arrays[table] = arrays.get(table, -1) + 1
+                table = f"{table}[{arrays[table]}]"
+            lines.setdefault(table, n)
+        elif assign := _ASSIGN.match(line):
+            key = _dotted(assign.group(1))
+            lines.setdefault(f"{table}.{key}" if table else key, n)
+    return lines
+
+
+def _check(table: Mapping[str, Any], known: Mapping[str, Any], where: str,
+           lines: Mapping[str, int], source: str,
+           ignored: tuple[str, ...] = ()) -> dict[str, Any]:
     out = {}
     for key, value in table.items():
         if key in ignored:
             continue
         if key not in known:
             raise InputError(f"unknown key {key!r} in [{where}]; known keys: "
-                             f"{', '.join(known)}", path=source, line=_line(text, where, key),
+                             f"{', '.join(known)}", path=source, line=lines.get(f"{where}.{key}"),
                              field=key)
         check, expected = known[key]
         if not check(value):
             raise InputError(f"[{where}] {key} must be {expected}, got {value!r}", path=source,
-                             line=_line(text, where, key), field=key)
+                             line=lines.get(f"{where}.{key}"), field=key)
         out[key] = value
     return out
 
@@ -146,14 +167,14 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
     tables = raw.get("datasets", {})
     if not isinstance(tables, dict):
         raise InputError("expected tables [datasets.NAME]", path=source, field="datasets")
-    datasets = {}
+    datasets, lines = {}, toml_lines(text)
     for name, table in tables.items():
         if not isinstance(table, dict):
             raise InputError(f"expected a table [datasets.{name}]", path=source,
                              field=f"datasets.{name}")
-        datasets[name] = _check(table, DATASET_KEYS, f"datasets.{name}", text, source,
+        datasets[name] = _check(table, DATASET_KEYS, f"datasets.{name}", lines, source,
                                 POLICY_DATASET_KEYS)
-    return Config(source, _check(columns, COLUMN_KEYS, "columns", text, source), datasets)
+    return Config(source, _check(columns, COLUMN_KEYS, "columns", lines, source), datasets)
 
 
 def find_config(store: str | Path | None = None) -> Path | None:

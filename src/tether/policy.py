@@ -40,7 +40,6 @@ Example:
 from __future__ import annotations
 
 import fnmatch
-import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -49,7 +48,7 @@ from typing import Any
 
 from tether.audit.mirage import MirageResult
 from tether.audit.overlap import find_overlap
-from tether.config import DATASET_KEYS
+from tether.config import DATASET_KEYS, toml_lines
 from tether.errors import PolicyError
 from tether.store import Store
 
@@ -492,43 +491,6 @@ def check(store: Store, policy: Policy) -> CheckResult:
 
 
 # ------------------------------------------------------------------ reports CI systems read
-_TOML_PART = r"""(?:"[^"]*"|'[^']*'|[A-Za-z0-9_*?\-]+)"""
-_TOML_KEY = rf"{_TOML_PART}(?:\s*\.\s*{_TOML_PART})*"
-_HEADER = re.compile(rf"^\s*(\[\[?)\s*({_TOML_KEY})\s*\]\]?\s*(?:#.*)?$")
-_ASSIGN = re.compile(rf"^\s*({_TOML_KEY})\s*=")
-
-
-def _dotted(key: str) -> str:
-    return ".".join(p.strip("\"'") for p in re.findall(_TOML_PART, key))
-
-
-def rule_lines(text: str) -> dict[str, int]:
-    r"""The line (1-based) of every key and table of a policy's TOML text, by the key
-    :attr:`RuleResult.key` uses: ``max_synthetic_share``, ``datasets.train`` and
-    ``datasets.train.max_synthetic_share``, ``mirage[0]`` for the first ``[[mirage]]`` table.
-
-    >>> rule_lines('max_synthetic_share = 0.5\n\n[datasets."train*"]\nmax_synthetic_share = 0.3\n'
-    ...            '[[mirage]]\nreal = "a"\n[[mirage]]\nreal = "b"\n')["mirage[1]"]
-    7
-    >>> rule_lines('[datasets."train*"]\nmax_synthetic_share = 0.3\n')[
-    ...     "datasets.train*.max_synthetic_share"]
-    2
-    """
-    lines: dict[str, int] = {}
-    table, arrays = "", {}
-    for n, line in enumerate(text.splitlines(), 1):
-        if header := _HEADER.match(line):
-            table = _dotted(header.group(2))
-            if header.group(1) == "[[":
-                arrays[table] = arrays.get(table, -1) + 1
-                table = f"{table}[{arrays[table]}]"
-            lines.setdefault(table, n)
-        elif assign := _ASSIGN.match(line):
-            key = _dotted(assign.group(1))
-            lines.setdefault(f"{table}.{key}" if table else key, n)
-    return lines
-
-
 def _line(rule: RuleResult, lines: Mapping[str, int]) -> int | None:
     """The policy line of ``rule``: its key's, else its table's (``datasets.NAME``)."""
     return lines.get(rule.key) or lines.get(rule.key.rpartition(".")[0])
@@ -540,7 +502,7 @@ def to_junit(result: CheckResult, policy_text: str | None = None) -> str:
     and the GitHub test-report actions read too."""
     import xml.etree.ElementTree as ET
 
-    lines = rule_lines(policy_text) if policy_text is not None else {}
+    lines = toml_lines(policy_text) if policy_text is not None else {}
     failures = sum(not r.passed for r in result.rules)
     counts = {"tests": str(len(result.rules)), "failures": str(failures), "errors": "0",
               "time": "0"}
@@ -581,7 +543,7 @@ def to_sarif(result: CheckResult, policy_text: str | None = None) -> dict[str, A
     """:meth:`CheckResult.to_sarif`: a SARIF 2.1.0 log of one run of ``tether check``."""
     import tether
 
-    lines = rule_lines(policy_text) if policy_text is not None else {}
+    lines = toml_lines(policy_text) if policy_text is not None else {}
     ids = list(RULES)
     rules = [{"id": rid, "name": "".join(w.title() for w in rid.split("_")),
               "shortDescription": {"text": text}, "fullDescription": {"text": text},

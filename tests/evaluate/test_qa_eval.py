@@ -13,7 +13,6 @@ import pytest
 from tether import Store
 from tether.errors import InputError
 from tether.evaluate.intervals import bootstrap_mean_interval
-from tether.evaluate.scores import mean_interval
 from tether.evaluate.suites import EvalResult, evaluate_suites
 from tether.report.views import view
 
@@ -137,7 +136,7 @@ def test_bootstrap_interval_of_a_mean_score_covers_the_true_mean():
     hits = diff_hits = 0
     for k in range(sims):
         x, y = rng.beta(2, 5, size=60), rng.beta(2, 5, size=80) + 0.1
-        ci = mean_interval(x, n_boot=999, seed=k)
+        ci = bootstrap_mean_interval(x, n_boot=999, seed=k)
         hits += ci.lo <= truth <= ci.hi
         d = bootstrap_mean_interval(x, y, n_boot=999, seed=k)
         diff_hits += d.lo <= -0.1 <= d.hi

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tether.evaluate.scores import (exact_match, mean_interval, rouge_l, score_many,
-                                    token_f1)
+from tether.evaluate.intervals import bootstrap_mean_interval
+from tether.evaluate.scores import exact_match, rouge_l, score_many, token_f1
 
 
 def _pairs(n=3000, seed=0):
@@ -50,7 +50,7 @@ def test_token_f1_and_exact_match():
 
 def test_mean_interval_covers_mean():
     x = np.random.default_rng(1).uniform(size=400)
-    lo, hi = mean_interval(x)
+    lo, hi = bootstrap_mean_interval(x)
     assert lo < x.mean() < hi and hi - lo < 0.1
 
 

@@ -85,14 +85,14 @@ def _config(ctx: typer.Context) -> Config:
 
 
 def _stored_field(ctx: typer.Context, dataset: str | None, name: str) -> str:
-    """``name`` as an audit reads it: ``text`` when it is what ``dataset``'s ingest stored as
-    the text (its ``text_field``), else ``name`` itself."""
+    """``name`` as the store keeps it for ``dataset`` (:func:`tether.audit._load.stored_field`):
+    ``text`` for its ingest's ``text_field``, so that results name it ``text``."""
     path = store_path(ctx.params.get("store"))
     if name == "text" or dataset is None or not Path(path).exists():
         return name
+    from tether.audit._load import stored_field
     with Store(path, read_only=True) as s:
-        stored = s.field_names(dataset) if s.has_dataset(dataset) else {}
-    return "text" if stored.get("text") == name else name
+        return stored_field(s, dataset, name)
 
 
 FieldsOpt = Annotated[Optional[str], typer.Option(

@@ -23,10 +23,8 @@ from typing import Callable, Hashable, Sequence
 
 import numpy as np
 
-from tether.evaluate.intervals import bootstrap_mean_interval
-from tether.stats import Interval
 
-__all__ = ["METRICS", "exact_match", "token_f1", "rouge_l", "score_many", "mean_interval"]
+__all__ = ["METRICS", "exact_match", "token_f1", "rouge_l", "score_many"]
 
 _DROP_PUNCT = str.maketrans("", "", string.punctuation)
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
@@ -123,14 +121,3 @@ def score_many(predictions: Sequence[str], references: Sequence[str],
                            dtype=float, count=len(predictions))
     return np.fromiter((fn(tok(p), tok(r)) for p, r in zip(predictions, references)),
                        dtype=float, count=len(predictions))
-
-
-def mean_interval(scores, alpha: float = 0.05, n_boot: int = 2000, seed: int = 0,
-                  method: str = "bca") -> Interval:
-    """Bootstrap interval (BCa by default) for the mean of bounded per-item scores.
-
-    >>> ci = mean_interval(score_many(["a b", "a", "b c", "a b c"], ["a b"] * 4, "token_f1"))
-    >>> ci.method
-    'bca bootstrap'
-    """
-    return bootstrap_mean_interval(scores, None, alpha, n_boot, seed, method)

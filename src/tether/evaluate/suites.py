@@ -44,7 +44,7 @@ from tether.evaluate.intervals import (
     encode_labels,
 )
 from tether.evaluate.scores import METRICS as SCORE_METRICS
-from tether.evaluate.scores import mean_interval, score_many
+from tether.evaluate.scores import score_many
 from tether.io import iter_records
 from tether.results import Result, source_name
 from tether.stats import Interval, newcombe, wilson
@@ -332,7 +332,7 @@ def _boot_method(n: int) -> str:
 def _mean_score(values: np.ndarray, alpha: float, n_boot: int, seed: int) -> MetricValue:
     """The mean of per-item scores with its bootstrap interval."""
     value, method = float(values.mean()), _boot_method(values.size)
-    ci = (mean_interval(values, alpha, n_boot, seed, method) if values.size >= 2
+    ci = (bootstrap_mean_interval(values, None, alpha, n_boot, seed, method) if values.size >= 2
           else Interval(value, value, 1 - alpha, f"{method} bootstrap"))
     return MetricValue(value, ci, f"bootstrap-{method} (mean of per-item scores)")
 
