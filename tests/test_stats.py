@@ -12,6 +12,7 @@ from sklearn.metrics import roc_auc_score
 from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
 
 from tether.stats import (
+    bootstrap_medians,
     Estimate,
     Interval,
     auc_interval,
@@ -108,6 +109,25 @@ def test_wilson_newcombe_and_mean_cover_at_nominal_rate():
             hits.setdefault(("mean", level), []).append(ci.contains(2.0))
     for (method, level), cov in hits.items():
         assert abs(float(np.mean(cov)) - level) <= TOLERANCE, (method, level)
+
+
+@pytest.mark.parametrize("n", [11, 12])
+def test_bootstrap_medians_match_resampling(n):
+    """The order-statistic draw has the distribution of the median of an explicit resample
+    (values with ties, odd and even n): each possible median's frequency within 0.006 over
+    100,000 draws of each (MC standard error ≈ 0.0016)."""
+    rng = np.random.default_rng(n)
+    values = np.round(rng.exponential(1.0, n), 1)
+    values[:3] = 1.0  # ties, as censored distances have
+    fast = bootstrap_medians(values, 100_000, rng)
+    slow = np.median(rng.choice(values, size=(100_000, n)), axis=1)
+    support = np.union1d(fast, slow)
+    freq = [np.searchsorted(np.sort(d), support, side="right") / d.size for d in (fast, slow)]
+    assert np.abs(freq[0] - freq[1]).max() < 0.006
+
+
+def test_bootstrap_medians_of_nothing_are_nan():
+    assert np.isnan(bootstrap_medians([], 5, np.random.default_rng(0))).all()
 
 
 def test_percentile_interval_of_draws():

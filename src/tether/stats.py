@@ -9,7 +9,8 @@ were; the level and method travel beside it in each result.
 
 Builders (each returns an :class:`Interval`): :func:`normal` (estimate ± z·se), :func:`wilson`
 (a proportion), :func:`newcombe` (a difference of two proportions), :func:`percentile`
-(bootstrap or subsample draws), :func:`mean_interval` (a mean and its CLT interval),
+(bootstrap or subsample draws; :func:`bootstrap_medians` draws a median's exactly),
+:func:`mean_interval` (a mean and its CLT interval),
 :func:`auc_interval` (an AUC and its DeLong standard error, clipped to [0, 1]); :func:`delong`
 gives that standard error.
 
@@ -205,6 +206,36 @@ def percentile(draws: Sequence[float], level: float = 0.95, method: str = "perce
         return Interval(float("nan"), float("nan"), level, method)
     lo, hi = np.quantile(d, [(1 - level) / 2, (1 + level) / 2])
     return Interval(float(lo), float(hi), level, method)
+
+
+def bootstrap_medians(values: Sequence[float], n_boot: int,
+                      rng: np.random.Generator) -> np.ndarray:
+    """``n_boot`` bootstrap medians of ``values``, drawn exactly without building a resample.
+
+    A resample of size n from the sorted values is ``x[⌊n·U⌋]`` for n uniforms U, so its k-th
+    order statistic is ``x[⌊n·U₍ₖ₎⌋]`` with ``U₍ₖ₎ ~ Beta(k, n − k + 1)``; for an even n the
+    next one is ``U₍ₖ₊₁₎ = U₍ₖ₎ + (1 − U₍ₖ₎)·Beta(1, n − k)``. Same distribution as
+    ``np.median(rng.choice(values, (n_boot, n)), axis=1)`` in O(n log n + n_boot) time and
+    O(n) memory, where that takes n_boot × n (16 GB for 2,000 draws of a million values).
+
+    >>> rng = np.random.default_rng(0)
+    >>> draws = bootstrap_medians([1.0, 2.0, 3.0], 1000, rng)
+    >>> sorted(set(draws.tolist()))
+    [1.0, 2.0, 3.0]
+    """
+    x = np.sort(np.asarray(values, dtype=float))
+    n = x.size
+    if n == 0:
+        return np.full(n_boot, np.nan)
+    k = (n + 1) // 2
+    u = rng.beta(k, n - k + 1, size=n_boot)
+
+    def at(q: np.ndarray) -> np.ndarray:
+        return x[np.minimum((q * n).astype(np.int64), n - 1)]
+
+    if n % 2:
+        return at(u)
+    return (at(u) + at(u + (1 - u) * rng.beta(1, n - k, size=n_boot))) / 2
 
 
 def mean_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, Interval]:

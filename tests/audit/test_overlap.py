@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from sklearn.feature_extraction.text import CountVectorizer
 
 from tether.audit.overlap import audit_overlap, find_overlap, memorization, nearest_distances
 from tether.datasets import split
+from tether.errors import InputError
 
 
 def edit(text: str, n: int, rng: np.random.Generator) -> str:
@@ -79,7 +82,8 @@ def test_streaming_in_small_batches_gives_the_same_result(planted):
                             progress=lambda done, total: calls.append((done, total)))
     assert streamed.to_dict() == whole.to_dict()
     done = [d for d, _ in calls]
-    assert done == sorted(done) and calls[-1] == (600, 600) and len(calls) >= 10
+    # two passes over the train batches: the n-gram cap's text counts, then the join
+    assert done == sorted(done) and calls[-1] == (1200, 1200) and len(calls) >= 20
 
 
 def test_long_ngram_overlap_matches_a_reference(bbc):
@@ -128,6 +132,102 @@ def test_bounded_lists_keep_every_count(planted):
     assert find_overlap(train_t, eval_t, max_pairs=0).pairs == []
 
 
+LICENCE = ("This article is published under the Creative Commons licence and may be copied "
+           "only with its source named in full.")
+
+
+@pytest.fixture(scope="module")
+def boilerplate(bbc):
+    """60 train texts end with the same licence sentence (30 of them twice: texts, not
+    occurrences, are counted), one quotes 20 words of eval text e0; eval e1 ends with the
+    licence, e2 is unrelated. Texts are real leads of distinct BBC articles."""
+    leads = [t[:400] for t in bbc.column("text").to_pylist()[::7][:70]]
+    words = re.findall(r"[^\W_]+", leads[0])  # the words n-grams are made of
+    train = [lead + " " + LICENCE * (1 + (i % 2)) for i, lead in enumerate(leads[3:63])]
+    train.append(leads[63] + " " + " ".join(words[10:30]) + " " + leads[64])
+    evals = [leads[0], leads[1] + " " + LICENCE, leads[2]]
+    return table([f"t{i}" for i in range(61)], train), table(["e0", "e1", "e2"], evals)
+
+
+def test_boilerplate_is_dropped_and_a_planted_quote_still_found(boilerplate):
+    train_t, eval_t = boilerplate
+    r = find_overlap(train_t, eval_t)  # default cap: 50 training texts
+    assert r.max_train_df == 50 and "more than 50 training texts" in r.method
+    assert set(r.eval_matches) == {"e0"} and r.ngram_eval == 1
+    assert [(p["train_id"], p["eval_id"]) for p in r.ngram_overlap] == [("t60", "e0")]
+    assert r.ngram_overlap[0]["shared_ngrams"] == 8  # 20 quoted words: 8 13-grams
+    licence_grams = len(re.findall(r"\S+", LICENCE)) - 12
+    assert r.dropped_ngrams == licence_grams and r.dropped_ngram_eval == 1
+    # "more than k texts": 60 texts is over 59 and not over 60; doubled licences count once
+    assert find_overlap(train_t, eval_t, max_train_df=59).dropped_ngrams == licence_grams
+    kept = find_overlap(train_t, eval_t, max_train_df=60)
+    assert kept.dropped_ngrams == 0 and kept.eval_matches["e1"]["ngram"] == 60
+    uncapped = find_overlap(train_t, eval_t, max_train_df=None)
+    assert uncapped.to_dict() | {"method": "", "max_train_df": 0} == \
+        kept.to_dict() | {"method": "", "max_train_df": 0}
+    assert uncapped.max_train_df is None and "boilerplate" not in uncapped.method
+    with pytest.raises(InputError, match="max_train_df"):
+        find_overlap(train_t, eval_t, max_train_df=0)
+
+
+def test_every_counted_pair_goes_to_parquet(planted, tmp_path):
+    train_t, eval_t = planted
+    path = tmp_path / "pairs.parquet"
+    r = find_overlap(train_t, eval_t, max_pairs=25, batch_size=97, pairs_path=path)
+    full = find_overlap(train_t, eval_t, max_pairs=10**6)
+    assert r.pairs_path == str(path) and str(path) in r.method
+    written = pq.read_table(path)
+    assert written.schema.names == ["kind", "train_id", "eval_id", "score"]
+    assert written.num_rows == r.pair_count + r.ngram_pair_count > 50
+    rows = written.to_pylist()
+    near = {(x["train_id"], x["eval_id"], x["score"]) for x in rows
+            if x["kind"] == "near_duplicate"}
+    grams = {(x["train_id"], x["eval_id"], x["score"]) for x in rows if x["kind"] == "ngram"}
+    assert len(near) == r.pair_count and len(grams) == r.ngram_pair_count  # no repeats
+    assert near == {(p["train_id"], p["eval_id"], p["jaccard"]) for p in full.pairs}
+    assert grams == {(p["train_id"], p["eval_id"], p["shared_ngrams"])
+                     for p in full.ngram_overlap}
+    assert r.truncated and len(r.pairs) == len(r.ngram_overlap) == 25  # the result lists 25
+
+
+@pytest.mark.parametrize("bad", ["missing-dir/pairs.parquet", "."])
+def test_a_bad_pairs_path_fails_before_any_work(planted, tmp_path, bad):
+    train_t, eval_t = planted
+    calls = []
+    path = tmp_path / bad
+    with pytest.raises(InputError) as caught:
+        find_overlap(train_t, eval_t, pairs_path=path, progress=lambda *a: calls.append(a))
+    assert str(path) in str(caught.value) and caught.value.field == "pairs_path"
+    assert calls == []
+
+
+def test_cli_overlap_writes_pairs_and_states_the_cap(tmp_path, boilerplate):
+    from typer.testing import CliRunner
+
+    from tether import Store
+    from tether.cli import app
+
+    train_t, eval_t = boilerplate
+    store_path, out = str(tmp_path / "s.duckdb"), tmp_path / "pairs.parquet"
+    with Store(store_path) as s:
+        s.ingest("train", train_t.to_pylist(), origin="real")
+        s.ingest("eval", eval_t.to_pylist(), origin="real")
+    args = ["audit", "overlap", "--train", "train", "--eval", "eval", "--store", store_path,
+            "--json"]
+    result = CliRunner().invoke(app, [*args, "--pairs-out", str(out), "--max-train-df", "59"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["max_train_df"] == 59 and data["dropped_ngrams"] > 0
+    assert data["pairs_path"] == str(out) and set(data["eval_matches"]) == {"e0"}
+    assert pq.read_table(out).num_rows == data["pair_count"] + data["ngram_pair_count"] == 1
+    with Store(store_path) as s:
+        saved = s.latest_result("overlap")
+        assert saved.data["pairs_path"] == str(out) and saved.params["max_train_df"] == 59
+        assert "pairs_path" not in saved.params  # an output, not a parameter of the audit
+    bad = CliRunner().invoke(app, [*args, "--pairs-out", str(tmp_path / "no" / "p.parquet")])
+    assert isinstance(bad.exception, InputError) and "p.parquet" in str(bad.exception)
+
+
 def test_nearest_distances_find_what_all_pairs_finds(bbc):
     """800 edited copies of real leads (0-30% of words replaced: nearest Jaccards from about
     0.3 to 1) and 400 unrelated leads against 1,200 sources: every query whose all-pairs
@@ -166,6 +266,14 @@ def test_memorization_detects_copies(bbc):
     censored = [x for x in r.holdout if x["nearest_real_id"] is None]  # no source at J ≥ 0.5
     assert censored and all(x["distance"] == 1.0 for x in censored)
     assert "Mann–Whitney" in r.method
+    assert r.censored_holdout == len(censored) and r.holdout_count == 100
+    assert sum(r.histogram["holdout"]) == 100 and r.histogram["holdout"][-1] >= len(censored)
+
+    capped = memorization(copies, source, parts["holdout"].select(["id", "text"]), n_boot=500,
+                          max_listed=5)
+    assert [x["id"] for x in capped.synthetic] == [x["id"] for x in r.synthetic[:5]]
+    assert capped.synthetic_count == 100 and sum(capped.histogram["synthetic"]) == 100
+    assert capped.p_value == r.p_value  # the test uses every distance, not the listing
 
 
 def test_memorization_rejects_a_true_null_rarely(bbc):

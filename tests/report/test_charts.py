@@ -35,7 +35,7 @@ def all_charts() -> dict[str, str]:
                                              Estimate("ppi", 0.82, 0.77, 0.87, "ppi")],
                                             title="PPI", key="t-est", xlabel="accuracy",
                                             reference=0.75, reference_label="target"),
-        "histogram": charts.histogram({"synthetic": [0.1, 0.2, 0.25], "holdout": [0.6, 0.7]},
+        "histogram": charts.histogram([0, 0.5, 1], {"synthetic": [3, 0], "holdout": [0, 2]},
                                       title="Distances", key="t-hist", xlabel="distance"),
         "timeline": charts.timeline([
             {"kind": "ingest", "dataset": "train", "started_at": "2025-03-01T10:00:00",

@@ -5,8 +5,11 @@
   pair *at* the threshold becomes a candidate with probability ≥ 99% (reported as
   ``lsh_recall_at_threshold``); precision is exact by construction.
 - **Long n-gram overlap**: any shared 13-gram of words flags a pair (the GPT-3 contamination
-  rule), found by an exact hash join. Pairs of both kinds are counted in full (per eval item
-  too) but only the ``max_pairs`` strongest are listed.
+  rule), found by an exact hash join. A 13-gram found in more than ``max_train_df`` training
+  texts is boilerplate (a licence, a header, a template) and is dropped; counting those texts is
+  a first streaming pass, the join a second. Pairs of both kinds are counted in full (per eval
+  item too) but only the ``max_pairs`` strongest are listed; ``pairs_path`` streams every pair
+  to a Parquet file.
 - **Memorization**: each synthetic sample's distance to its closest real source record
   (1 − max exact Jaccard) beside the same distance for real records the generator never saw. If
   synthetic data sits closer to its sources than unseen real data does, it has copied them.
@@ -30,13 +33,16 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import scipy.sparse as sp
 from scipy import stats
 
@@ -51,7 +57,7 @@ from tether.audit._load import (
 )
 from tether.errors import InputError
 from tether.results import Result
-from tether.stats import Interval, percentile, wilson
+from tether.stats import Interval, bootstrap_medians, percentile, wilson
 from tether.store import Store
 
 Progress = Callable[[int, int], None]
@@ -61,8 +67,12 @@ Progress = Callable[[int, int], None]
 class MemorizationResult:
     """Distances to the closest real source record, synthetic against unseen real.
 
-    ``synthetic`` lists every synthetic sample (closest first) with its distance and nearest
-    source record; ``holdout`` the same for the unseen real records. ``p_value`` is the one-sided
+    ``synthetic`` lists the ``max_listed`` synthetic samples closest to a source record
+    (closest first) with their distance and nearest source record, of ``synthetic_count`` in
+    all; ``holdout`` the same for the unseen real records. ``histogram`` counts every distance
+    of each side in ``histogram["edges"]`` bins (the last bin, up to 1.0, holds the censored
+    ones: ``censored_synthetic``/``censored_holdout`` had no source record within the
+    threshold). ``p_value`` is the one-sided
     Mann–Whitney test that synthetic distances are smaller; ``median_difference`` (synthetic −
     holdout) carries a percentile bootstrap interval; ``copy_share_*`` is the share within
     ``1 - copy_threshold`` of a source record (Wilson intervals).
@@ -70,6 +80,11 @@ class MemorizationResult:
 
     synthetic: list[dict[str, Any]]
     holdout: list[dict[str, Any]]
+    synthetic_count: int
+    holdout_count: int
+    censored_synthetic: int
+    censored_holdout: int
+    histogram: dict[str, list[float]]
     synthetic_median: float
     holdout_median: float
     median_difference: float
@@ -99,7 +114,11 @@ class OverlapResult(Result):
     ``pairs`` and ``ngram_overlap`` list at most ``max_pairs`` pairs each (the strongest);
     ``pair_count`` and ``ngram_pair_count`` count them all, ``truncated`` says whether a list
     was cut, and ``eval_matches`` gives each flagged eval id the number of train texts that
-    are its near-duplicates and that share a long n-gram with it.
+    are its near-duplicates and that share a long n-gram with it. ``dropped_ngrams`` counts the
+    eval side's distinct long n-grams found in more than ``max_train_df`` training texts
+    (boilerplate, left out of the n-gram check; None: no cap), ``dropped_ngram_eval`` the eval
+    items holding one. ``pairs_path`` is the Parquet file holding every pair, when asked for.
+    (The defaults are those of results saved before the cap existed.)
     """
 
     pairs: list[dict[str, Any]]
@@ -122,6 +141,10 @@ class OverlapResult(Result):
     candidates: int
     lsh_recall_at_threshold: float
     method: str
+    max_train_df: int | None = None
+    dropped_ngrams: int = 0
+    dropped_ngram_eval: int = 0
+    pairs_path: str | None = None
     memorization: MemorizationResult | None = field(default=None)
     field: str = "text"
 
@@ -142,18 +165,48 @@ def _columns(table: pa.Table | pa.RecordBatch, name: str) -> tuple[list[str], li
             [v or "" for v in table.column("text").to_pylist()])
 
 
+#: columns of the ``pairs_path`` Parquet file: every pair of both kinds
+PAIR_SCHEMA = pa.schema([("kind", pa.string()), ("train_id", pa.string()),
+                         ("eval_id", pa.string()), ("score", pa.float64())])
+
+
+@contextlib.contextmanager
+def _pair_file(path: str | Path | None) -> Iterator[pq.ParquetWriter | None]:
+    """A Parquet writer of :data:`PAIR_SCHEMA` at ``path`` (None: no file), opened at once so
+    that a bad path fails before any work."""
+    if path is None:
+        yield None
+        return
+    try:
+        writer = pq.ParquetWriter(str(path), PAIR_SCHEMA)
+    except (OSError, pa.ArrowException) as e:
+        raise InputError(f"cannot write the pair list: {e}", path=path,
+                         field="pairs_path") from None
+    with writer:
+        yield writer
+
+
 class _TopPairs:
     """The ``keep`` best ``(train_id, eval_row, score)`` pairs seen so far (highest score, then
-    eval id, then train id), in numpy arrays, and how many were offered in all."""
+    eval id, then train id), in numpy arrays, and how many were offered in all; every pair
+    offered also goes to ``writer`` as a row of ``kind``."""
 
-    def __init__(self, keep: int, eval_ids: np.ndarray) -> None:
-        self.keep, self.eval_ids, self.total = keep, eval_ids, 0
+    def __init__(self, keep: int, eval_ids: np.ndarray, kind: str,
+                 writer: pq.ParquetWriter | None) -> None:
+        self.keep, self.eval_ids, self.kind, self.writer, self.total = (keep, eval_ids, kind,
+                                                                        writer, 0)
         self.train = np.zeros(0, dtype=object)
         self.eval = np.zeros(0, dtype=np.int64)
         self.score = np.zeros(0)
 
     def offer(self, train_ids: np.ndarray, eval_rows: np.ndarray, scores: np.ndarray) -> None:
         self.total += scores.size
+        if self.writer is not None and scores.size:
+            self.writer.write_batch(pa.record_batch(
+                [pa.array([self.kind] * scores.size, pa.string()),
+                 pa.array(train_ids.tolist(), pa.string()),
+                 pa.array(self.eval_ids[eval_rows].tolist(), pa.string()),
+                 pa.array(scores, pa.float64())], schema=PAIR_SCHEMA))
         if self.keep == 0 or scores.size == 0:
             return
         train = np.concatenate([self.train, train_ids])
@@ -172,6 +225,13 @@ class _TopPairs:
                 for t, e, s in zip(self.train.tolist(), self.eval, self.score.tolist())]
 
 
+#: Default cap on the training texts a long n-gram may occur in (``max_train_df``): a passage
+#: repeated in more than 50 distinct training texts is a licence, a header, a template or a stock
+#: phrase of the corpus, not a leak of one eval item; an eval item copied whole into many
+#: training texts is still found, as a near-duplicate (that check has no cap).
+MAX_TRAIN_DF = 50
+
+
 def find_overlap(
     train: pa.Table,
     eval: pa.Table,
@@ -181,7 +241,9 @@ def find_overlap(
     ngram: int = 5,
     unit: str = "char",
     long_ngram: int = 13,
+    max_train_df: int | None = MAX_TRAIN_DF,
     max_pairs: int = 1000,
+    pairs_path: str | Path | None = None,
     seed: int = 1,
     batch_size: int = 20_000,
     progress: Progress | None = None,
@@ -189,50 +251,92 @@ def find_overlap(
     """Near-duplicates (exact Jaccard ≥ ``threshold`` on ``ngram`` shingles of ``unit``) and
     shared ``long_ngram``-grams of words between every train and eval sample.
 
-    Both tables need ``id`` and ``text`` columns. ``progress(done, total)`` is called after each
-    train batch. ``long_ngram=0`` skips the n-gram check; a text shorter than ``long_ngram``
-    words counts as one n-gram, so only an identical short text matches it. Every pair is
-    counted (``pair_count``, ``ngram_pair_count``, per flagged eval item in ``eval_matches``);
-    only the ``max_pairs`` strongest of each kind are listed (``truncated`` says when more
-    exist), so memory stays bounded by the eval set plus one batch.
+    Both tables need ``id`` and ``text`` columns. ``long_ngram=0`` skips the n-gram check; a
+    text shorter than ``long_ngram`` words counts as one n-gram, so only an identical short text
+    matches it. An n-gram found in more than ``max_train_df`` distinct training texts is
+    boilerplate and dropped (default :data:`MAX_TRAIN_DF`; None keeps all): a first pass over
+    the train batches counts those texts for each n-gram of the eval side, a second joins the
+    rest. Every pair is counted (``pair_count``, ``ngram_pair_count``, per flagged eval item in
+    ``eval_matches``); only the ``max_pairs`` strongest of each kind are listed (``truncated``
+    says when more exist), and ``pairs_path`` streams every pair to a Parquet file
+    (:data:`PAIR_SCHEMA`: ``kind`` ``near_duplicate`` or ``ngram``, ``score`` the Jaccard or
+    the number of shared n-grams), so memory stays bounded by the eval set plus one batch.
+    ``progress(done, total)`` is called after each train batch of each pass.
+
+    >>> licence = "all rights reserved no part of this text may be copied without the permission"
+    >>> train = pa.table({"id": [f"t{i}" for i in range(4)],
+    ...                   "text": [f"story {i} ends. {licence}" for i in range(4)]})
+    >>> test = pa.table({"id": ["e1"], "text": [f"another story. {licence}"]})
+    >>> r = find_overlap(train, test, max_train_df=3)
+    >>> r.ngram_pair_count, r.dropped_ngrams, find_overlap(train, test).ngram_pair_count
+    (0, 2, 4)
     """
     if max_pairs < 0:
         raise InputError(f"max_pairs must be 0 or more, got {max_pairs}", field="max_pairs")
-    bands, rows = minhash.lsh_params(threshold, num_perm)
-    eval_ids, eval_texts = _columns(eval, "eval")
-    id_array = np.array(eval_ids, dtype=object)
-    band_index, ngram_index = _index_eval(eval_texts, bands, rows, num_perm, ngram, unit,
-                                          long_ngram, seed, batch_size)
-    near, shared = _TopPairs(max_pairs, id_array), _TopPairs(max_pairs, id_array)
-    near_count = np.zeros(len(eval_ids), dtype=np.int64)
-    ngram_count = np.zeros(len(eval_ids), dtype=np.int64)
-    candidates = done = 0
-    for batch in train.to_batches(max_chunksize=batch_size):
-        ids, texts = _columns(batch, "train")
-        ids = np.array(ids, dtype=object)
-        sig = minhash.signatures(texts, num_perm, ngram, seed, unit)
-        keys = minhash.band_keys(sig, bands, rows)
-        q, e, _ = band_index.match(keys.reshape(-1), np.repeat(np.arange(len(texts)), bands))
-        candidates += q.size
-        sims = pair_jaccard(texts, eval_texts, q, e, ngram=ngram, unit=unit, seed=seed)
-        hit = sims >= threshold
-        near.offer(ids[q[hit]], e[hit], sims[hit])
-        near_count += np.bincount(e[hit], minlength=len(eval_ids))
-        if ngram_index is not None:
-            hashes, offsets = minhash.shingle_hashes(texts, long_ngram, "word", seed)
-            q, e, n = ngram_index.match(hashes, np.repeat(np.arange(len(texts)), np.diff(offsets)))
+    if max_train_df is not None and max_train_df < 1:
+        raise InputError(f"max_train_df must be 1 or more (or None: no cap), got {max_train_df}",
+                         field="max_train_df")
+    with _pair_file(pairs_path) as writer:
+        bands, rows = minhash.lsh_params(threshold, num_perm)
+        eval_ids, eval_texts = _columns(eval, "eval")
+        id_array = np.array(eval_ids, dtype=object)
+        band_index, ngram_index = _index_eval(eval_texts, bands, rows, num_perm, ngram, unit,
+                                              long_ngram, seed, batch_size)
+        near = _TopPairs(max_pairs, id_array, "near_duplicate", writer)
+        shared = _TopPairs(max_pairs, id_array, "ngram", writer)
+        near_count = np.zeros(len(eval_ids), dtype=np.int64)
+        ngram_count = np.zeros(len(eval_ids), dtype=np.int64)
+        capped = ngram_index is not None and max_train_df is not None
+        eval_grams = np.unique(ngram_index.keys) if capped else None
+        train_df = np.zeros(0 if eval_grams is None else eval_grams.size, dtype=np.int64)
+        total, done, candidates = train.num_rows * (1 + capped), 0, 0
+
+        def join(ids: np.ndarray, hashes: np.ndarray, owners: np.ndarray) -> None:
+            nonlocal ngram_count
+            q, e, n = ngram_index.match(hashes, owners)
             shared.offer(ids[q], e, n)
             ngram_count += np.bincount(e, minlength=len(eval_ids))
-        done += len(texts)
-        if progress is not None:
-            progress(done, train.num_rows)
+
+        for ids, texts in _train_batches(train, batch_size):
+            sig = minhash.signatures(texts, num_perm, ngram, seed, unit)
+            keys = minhash.band_keys(sig, bands, rows)
+            q, e, _ = band_index.match(keys.reshape(-1), np.repeat(np.arange(len(texts)), bands))
+            candidates += q.size
+            sims = pair_jaccard(texts, eval_texts, q, e, ngram=ngram, unit=unit, seed=seed)
+            hit = sims >= threshold
+            near.offer(ids[q[hit]], e[hit], sims[hit])
+            near_count += np.bincount(e[hit], minlength=len(eval_ids))
+            if ngram_index is not None:
+                hashes, owners = _word_grams(texts, long_ngram, seed)
+                if capped:
+                    train_df += _text_counts(eval_grams, hashes, owners)
+                else:
+                    join(ids, hashes, owners)
+            done += len(texts)
+            if progress is not None:
+                progress(done, total)
+        dropped = dropped_eval = 0
+        if capped:
+            frequent = train_df[np.searchsorted(eval_grams, ngram_index.keys)] > max_train_df
+            dropped = int((train_df > max_train_df).sum())
+            dropped_eval = int(np.unique(ngram_index.owners[frequent]).size)
+            ngram_index = minhash.HashIndex(ngram_index.keys[~frequent],
+                                            ngram_index.owners[~frequent])
+            for ids, texts in _train_batches(train, batch_size):
+                join(ids, *_word_grams(texts, long_ngram, seed))
+                done += len(texts)
+                if progress is not None:
+                    progress(done, total)
     flagged_rows = np.flatnonzero((near_count > 0) | (ngram_count > 0))
     flagged = int(flagged_rows.size)
     n_eval = len(eval_ids)
     method = (f"MinHash ({num_perm} one-permutation bins, {unit} {ngram}-gram shingles) with LSH "
               f"({bands} bands × {rows} rows), candidates verified by exact Jaccard ≥ {threshold}"
               + (f"; exact shared word {long_ngram}-grams" if long_ngram else "")
+              + (f", those found in more than {max_train_df:,} training texts dropped as "
+                 "boilerplate" if long_ngram and max_train_df is not None else "")
               + f"; every pair counted, the {max_pairs:,} strongest of each kind listed"
+              + (f", every pair written to {pairs_path}" if pairs_path is not None else "")
               + "; Wilson interval for the contamination rate")
     return OverlapResult(
         pairs=near.listing("jaccard", float), ngram_overlap=shared.listing("shared_ngrams", int),
@@ -247,7 +351,31 @@ def find_overlap(
         contamination_ci=wilson(flagged, n_eval) if n_eval else None, threshold=threshold,
         bands=bands, rows=rows, candidates=candidates,
         lsh_recall_at_threshold=float(minhash.candidate_probability(threshold, bands, rows)),
-        method=method)
+        method=method, max_train_df=max_train_df if long_ngram else None,
+        dropped_ngrams=dropped, dropped_ngram_eval=dropped_eval,
+        pairs_path=None if pairs_path is None else str(pairs_path))
+
+
+def _train_batches(train: pa.Table, batch_size: int) -> Iterator[tuple[np.ndarray, list[str]]]:
+    for batch in train.to_batches(max_chunksize=batch_size):
+        ids, texts = _columns(batch, "train")
+        yield np.array(ids, dtype=object), texts
+
+
+def _word_grams(texts: list[str], n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The word ``n``-gram hashes of ``texts`` and the row each belongs to."""
+    hashes, offsets = minhash.shingle_hashes(texts, n, "word", seed)
+    return hashes, np.repeat(np.arange(len(texts)), np.diff(offsets))
+
+
+def _text_counts(grams: np.ndarray, hashes: np.ndarray, owners: np.ndarray) -> np.ndarray:
+    """For each of the sorted unique ``grams``, how many distinct ``owners`` have it among
+    ``hashes``."""
+    at = np.searchsorted(grams, hashes).clip(max=grams.size - 1)
+    hit = grams[at] == hashes
+    span = int(owners.max()) + 1 if owners.size else 1
+    pairs = np.unique(at[hit] * span + owners[hit])
+    return np.bincount(pairs // span, minlength=grams.size)
 
 
 def _index_eval(texts: list[str], bands: int, rows: int, num_perm: int, ngram: int, unit: str,
@@ -262,9 +390,9 @@ def _index_eval(texts: list[str], bands: int, rows: int, num_perm: int, ngram: i
         keys.append(minhash.band_keys(minhash.signatures(chunk, num_perm, ngram, seed, unit),
                                       bands, rows).reshape(-1))
         if long_ngram:
-            h, off = minhash.shingle_hashes(chunk, long_ngram, "word", seed)
+            h, rows_of = _word_grams(chunk, long_ngram, seed)
             hashes.append(h)
-            owners.append(lo + np.repeat(np.arange(len(chunk)), np.diff(off)))
+            owners.append(lo + rows_of)
     band_index = minhash.HashIndex(np.concatenate(keys),
                                    np.repeat(np.arange(len(texts)), bands))
     ngram_index = (minhash.HashIndex(np.concatenate(hashes), np.concatenate(owners))
@@ -381,11 +509,13 @@ def nearest_distances(queries: Sequence[str], reference: Sequence[str], *,
     return dist, nearest
 
 
+#: bins of the memorization distance histogram over [0, 1] (the report's plot of every record)
+_HISTOGRAM_BINS = 40
+
+
 def _median_difference_ci(a: np.ndarray, b: np.ndarray, n_boot: int,
                           rng: np.random.Generator) -> Interval:
-    boot_a = np.median(rng.choice(a, size=(n_boot, a.size)), axis=1)
-    boot_b = np.median(rng.choice(b, size=(n_boot, b.size)), axis=1)
-    return percentile(boot_a - boot_b)
+    return percentile(bootstrap_medians(a, n_boot, rng) - bootstrap_medians(b, n_boot, rng))
 
 
 def memorization(
@@ -399,6 +529,7 @@ def memorization(
     threshold: float = 0.5,
     alpha: float = 0.05,
     n_boot: int = 2000,
+    max_listed: int = 1000,
     seed: int = 0,
 ) -> MemorizationResult:
     """Is synthetic data closer to the real records it was made from than unseen real data is?
@@ -408,7 +539,9 @@ def memorization(
     Jaccard ≥ ``threshold`` has distance 1.0 and ``nearest_real_id`` None. The censoring is the
     same for both sides, so the rank test compares like with like; it only merges distances
     beyond ``1 - threshold`` into one tie. ``copied`` is True when the one-sided Mann–Whitney p-value is below ``alpha`` and the median
-    synthetic distance is the smaller. Each table needs ``id`` and ``text`` columns.
+    synthetic distance is the smaller. Only the ``max_listed`` closest records of each side are
+    listed; every distance is counted in the histogram. Each table needs ``id`` and ``text``
+    columns.
 
     >>> import pyarrow as pa
     >>> src = pa.table({"id": ["r1", "r2"], "text": ["the match ended in a draw at home",
@@ -438,12 +571,18 @@ def memorization(
     copies_syn, copies_hold = int((d_syn <= close).sum()), int((d_hold <= close).sum())
 
     def listing(ids: list[str], d: np.ndarray, near: np.ndarray) -> list[dict[str, Any]]:
-        order = np.argsort(d, kind="stable")
+        order = np.argsort(d, kind="stable")[:max_listed]
         return [{"id": ids[i], "distance": float(d[i]),
                  "nearest_real_id": src_ids[near[i]] if near[i] >= 0 else None} for i in order]
 
+    edges = np.linspace(0.0, 1.0, _HISTOGRAM_BINS + 1)
     return MemorizationResult(
         synthetic=listing(syn_ids, d_syn, n_syn), holdout=listing(hold_ids, d_hold, n_hold),
+        synthetic_count=len(d_syn), holdout_count=len(d_hold),
+        censored_synthetic=int((n_syn < 0).sum()), censored_holdout=int((n_hold < 0).sum()),
+        histogram={"edges": edges.tolist(),
+                   "synthetic": np.histogram(d_syn, edges)[0].tolist(),
+                   "holdout": np.histogram(d_hold, edges)[0].tolist()},
         synthetic_median=float(np.median(d_syn)), holdout_median=float(np.median(d_hold)),
         median_difference=diff, median_difference_ci=_median_difference_ci(d_syn, d_hold, n_boot,
                                                                            rng),
@@ -464,11 +603,12 @@ def memorization(
 def audit_overlap(store: Store, train: str, eval: str, *, holdout: str | None = None,
                   threshold: float = 0.8, progress: Progress | None = None,
                   field: str = "text", turns: str | None = None,
-                  **options: Any) -> OverlapResult:
+                  pairs_path: str | Path | None = None, **options: Any) -> OverlapResult:
     """Run :func:`find_overlap` between two datasets of ``store`` and save the result (kind
     ``"overlap"``). With ``holdout``, also :func:`memorization`, reading ``train`` as the
     synthetic data and ``eval`` as the real records it was made from. ``field`` (``turns`` of a
-    ``messages`` field) is the text compared on every side.
+    ``messages`` field) is the text compared on every side. ``pairs_path`` (every pair to
+    Parquet) is an output, recorded in the result and not among the saved parameters.
 
     >>> from tether import Store
     >>> with Store(":memory:") as s:
@@ -480,7 +620,7 @@ def audit_overlap(store: Store, train: str, eval: str, *, holdout: str | None = 
     train_table, eval_table = (field_table(store, train, field, turns),
                                field_table(store, eval, field, turns))
     result = find_overlap(train_table, eval_table, threshold=threshold, progress=progress,
-                          **options)
+                          pairs_path=pairs_path, **options)
     if holdout is not None:
         memo = memorization(train_table, eval_table, field_table(store, holdout, field, turns),
                             **{k: v for k, v in options.items() if k in ("ngram", "unit")})

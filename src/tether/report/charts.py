@@ -324,20 +324,22 @@ def estimates_chart(points: Sequence[Estimate], *, title: str, key: str, xlabel:
 
 
 @_styled
-def histogram(samples: Mapping[str, Sequence[float]], *, title: str, key: str, xlabel: str,
-              colors: Mapping[str, str] | None = None, bins: int = 30) -> str:
-    """Overlaid histograms on shared bins (e.g. distance to the closest real record).
+def histogram(edges: Sequence[float], counts: Mapping[str, Sequence[int]], *, title: str,
+              key: str, xlabel: str, colors: Mapping[str, str] | None = None) -> str:
+    """Overlaid histograms of counts already binned on shared ``edges`` (e.g. distance to the
+    closest real record), each scaled to a density so sides of different sizes compare.
 
-    >>> "<svg" in histogram({"a": [0.1, 0.2], "b": [0.5, 0.6]}, title="t", key="h", xlabel="x")
+    >>> "<svg" in histogram([0, 0.5, 1], {"a": [3, 1], "b": [0, 2]}, title="t", key="h",
+    ...                     xlabel="x")
     True
     """
     fig, ax = _figure(6.4, 3.0)
-    finite = np.concatenate([np.asarray(v, dtype=float) for v in samples.values()])
-    edges = np.histogram_bin_edges(finite[np.isfinite(finite)], bins=bins)
-    for i, (name, values) in enumerate(samples.items()):
+    edges = np.asarray(edges, dtype=float)
+    for i, (name, values) in enumerate(counts.items()):
         color = (colors or {}).get(name, PALETTE[i % len(PALETTE)])
-        ax.hist(np.asarray(values, dtype=float), bins=edges, alpha=0.55, color=color,
-                label=f"{name} (n={len(values):,})", density=True)
+        weights = np.asarray(values, dtype=float)
+        ax.hist(edges[:-1], bins=edges, weights=weights, alpha=0.55, color=color,
+                label=f"{name} (n={int(weights.sum()):,})", density=weights.sum() > 0)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("density")
     ax.set_title(title)

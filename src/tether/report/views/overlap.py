@@ -123,11 +123,10 @@ def render(data: dict[str, Any]) -> list[dict[str, Any]]:
                                            if count > len(listed) else ")"),
                                   numeric=[False, False, True]))
     memo = data.get("memorization")
-    if isinstance(memo, Mapping) and memo.get("synthetic") and memo.get("holdout"):
-        dists = {"synthetic → its real sources":
-                 [float(x["distance"]) for x in memo["synthetic"]],
-                 "unseen real → the same sources":
-                 [float(x["distance"]) for x in memo["holdout"]]}
+    if isinstance(memo, Mapping) and memo.get("histogram"):
+        hist = memo["histogram"]
+        counts = {"synthetic → its real sources": hist["synthetic"],
+                  "unseen real → the same sources": hist["holdout"]}
         blocks.append(stats_block(
             ("median distance, synthetic", fmt_num(memo.get("synthetic_median")), ""),
             ("median distance, unseen real", fmt_num(memo.get("holdout_median")), ""),
@@ -135,11 +134,17 @@ def render(data: dict[str, Any]) -> list[dict[str, Any]]:
              f"{fmt_ci(memo.get('median_difference_ci'))} p = {fmt_num(memo.get('p_value'), 4)}"),
             ("copied?", "yes" if memo.get("copied") else "no",
              f"copies: synthetic {fmt_pct(memo.get('copy_share_synthetic'))}, "
-             f"unseen real {fmt_pct(memo.get('copy_share_holdout'))}")))
+             f"unseen real {fmt_pct(memo.get('copy_share_holdout'))}"),
+            ("no source within the threshold",
+             f"{memo['censored_synthetic']:,} of {memo['synthetic_count']:,} synthetic",
+             f"{memo['censored_holdout']:,} of {memo['holdout_count']:,} unseen real "
+             "(distance censored at 1)")))
         blocks.append(chart_block(charts.histogram(
-            dists, title="Memorization: distance to the closest real source record",
-            key="overlap-memo", xlabel="distance (1 − Jaccard)",
-            colors=dict(zip(dists, (charts.SYNTHETIC, charts.REAL)))),
+            hist["edges"], counts,
+            title="Memorization: distance to the closest real source record",
+            key="overlap-memo", xlabel="distance (1 − Jaccard; 1 = no source within "
+                                       "the threshold)",
+            colors=dict(zip(counts, (charts.SYNTHETIC, charts.REAL)))),
             "Synthetic data closer to the records it was made from than unseen real data is has "
             "copied them (a privacy leak when the real data is sensitive)."))
         close = [x for x in memo["synthetic"] if x.get("nearest_real_id") is not None]
