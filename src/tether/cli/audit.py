@@ -10,6 +10,7 @@ records); ``--turns`` the turns of a ``messages`` field.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
@@ -62,6 +63,12 @@ def overlap(
     holdout: Annotated[Optional[str], typer.Option(
         help="Real records the generator never saw: adds the memorization report, reading "
              "--train as synthetic data made from --eval.")] = None,
+    max_train_df: Annotated[Optional[int], typer.Option(
+        "--max-train-df", help="Drop 13-grams found in more than this many training texts as "
+                               "boilerplate (licences, headers, templates); default 50.")] = None,
+    pairs_out: Annotated[Optional[Path], typer.Option(
+        "--pairs-out", help="Write every pair (kind, train_id, eval_id, score) to this Parquet "
+                            "file; the result lists only the strongest.")] = None,
     field: FieldOpt = "text",
     turns: TurnsOpt = None,
     store: StoreOpt = None,
@@ -71,11 +78,14 @@ def overlap(
     """Near-duplicates (MinHash LSH + exact Jaccard) and shared 13-grams between two datasets.
 
     Example: tether audit overlap --train synthetic --eval real --threshold 0.8 --holdout heldout
+    --pairs-out pairs.parquet
     """
+    options = {} if max_train_df is None else {"max_train_df": max_train_df}
     with Store(store) as s, progress_bar(f"overlap {train} × {eval}") as progress:
         from tether.audit.overlap import audit_overlap
         result = audit_overlap(s, train, eval, holdout=holdout, threshold=threshold,
-                               progress=progress, field=field, turns=turns)
+                               progress=progress, field=field, turns=turns,
+                               pairs_path=pairs_out, **options)
     emit(result, as_json, _overlap_human(result), mlflow=mlflow)
 
 
