@@ -228,6 +228,19 @@ def test_cli_overlap_writes_pairs_and_states_the_cap(tmp_path, boilerplate):
     assert isinstance(bad.exception, InputError) and "p.parquet" in str(bad.exception)
 
 
+def test_report_view_states_the_dropped_boilerplate_and_the_pair_file(boilerplate, tmp_path):
+    from tether.report.views.overlap import render
+
+    r = find_overlap(*boilerplate, pairs_path=tmp_path / "p.parquet")
+    notes = [b["text"] for b in render(r.to_dict()) if b["kind"] == "note"]
+    assert any("found in more than 50 training texts (held by 1 eval item(s))" in n
+               for n in notes)
+    assert any(str(tmp_path / "p.parquet") in n for n in notes)
+    uncapped = render(find_overlap(*boilerplate, max_train_df=None).to_dict())
+    assert not any("boilerplate" in b.get("text", "") or "Every pair" in b.get("text", "")
+                   for b in uncapped)
+
+
 def test_nearest_distances_find_what_all_pairs_finds(bbc):
     """800 edited copies of real leads (0-30% of words replaced: nearest Jaccards from about
     0.3 to 1) and 400 unrelated leads against 1,200 sources: every query whose all-pairs
