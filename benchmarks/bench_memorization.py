@@ -1,5 +1,5 @@
-"""Memorization distances of N synthetic texts to N source texts (default 20,000 × 20,000;
-``TETHER_BENCH_N``): :func:`tether.audit.overlap.nearest_distances` (MinHash LSH candidates,
+"""Memorization distances of N synthetic texts to S source texts (default 20,000 × 20,000;
+``TETHER_BENCH_N`` sets N, ``TETHER_BENCH_SOURCE`` sets S, default N): :func:`tether.audit.overlap.nearest_distances` (MinHash LSH candidates,
 exact Jaccard on candidates, censored at Jaccard 0.5) against the previous all-pairs path
 (sparse intersection counts of every query against every source text, kept here as the
 baseline) on the same texts, in the same run.
@@ -11,7 +11,7 @@ queries whose all-pairs nearest Jaccard is ≥ the threshold, the share for whic
 reports the same distance (recall; precision is exact by construction), and that every other
 query is censored (distance 1).
 
-Above 20,000 texts the all-pairs peer runs on the first 5,000 queries against every source
+Above 20,000 × 20,000 the all-pairs peer runs on the first 5,000 queries against every source
 text (its full run would take O(N²): about 15 minutes at 100k); the ratio is then of pairs/s,
 and quality is checked on those queries.
 """
@@ -60,13 +60,15 @@ def all_pairs(queries: list[str], reference: list[str], chunk_cells: int = 20_00
     return dist, nearest
 
 
-def make(n: int) -> tuple[list[str], list[str]]:
+def make(n: int, n_ref: int) -> tuple[list[str], list[str]]:
     pool = sentence_pool()
-    reference = batch_texts(pool, 0, n)
-    queries = batch_texts(pool, 10 * n, n)
+    reference = [t for lo in range(0, n_ref, 100_000)
+                 for t in batch_texts(pool, lo, min(100_000, n_ref - lo))]
+    queries = [t for lo in range(0, n, 100_000)
+               for t in batch_texts(pool, 10 * max(n, n_ref) + lo, min(100_000, n - lo))]
     rng = np.random.default_rng(3)
     for j in range(0, n, 10):
-        words = reference[(7 * j) % n].split()
+        words = reference[(7 * j) % n_ref].split()
         for w in rng.choice(len(words), size=int(rng.uniform(0, 0.3) * len(words)),
                             replace=False):
             words[w] = f"edit{rng.integers(10**6)}"
@@ -86,10 +88,12 @@ def timed(fn, *args, **kw):
 
 def main() -> None:
     n = int(os.environ.get("TETHER_BENCH_N", "20000"))
-    queries, reference = make(n)
+    n_ref = int(os.environ.get("TETHER_BENCH_SOURCE", n))
+    queries, reference = make(n, n_ref)
     (d_new, n_new), s_new, m_new = timed(nearest_distances, queries, reference,
                                          threshold=THRESHOLD)
-    m = n if n <= 20_000 else PEER_QUERIES
+    rss_new = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    m = n if n * n_ref <= 20_000**2 else PEER_QUERIES
     (d_old, _), s_old, m_old = timed(all_pairs, queries[:m], reference)
     d_new, n_new = d_new[:m], n_new[:m]
     sim_old = 1 - d_old
@@ -100,14 +104,15 @@ def main() -> None:
     near_recall = float(np.isclose(d_new[near], d_old[near]).mean()) if near.any() else 1.0
     for name, q, s, mem in (("LSH (tether)", n, s_new, m_new),
                             ("all pairs (old)", m, s_old, m_old)):
-        print(f"{name:16} {q:,} x {n:,}: {s:7.1f} s, {(q + n) / s:>9,.0f} texts/s, "
-              f"{q * n / s:>13,.0f} pairs/s, peak traced {mem:,.0f} MB")
+        print(f"{name:16} {q:,} x {n_ref:,}: {s:7.1f} s, {(q + n_ref) / s:>9,.0f} texts/s, "
+              f"{q * n_ref / s:>13,.0f} pairs/s, peak traced {mem:,.0f} MB")
     print(f"quality: {above.sum():,} queries with a source record at Jaccard >= {THRESHOLD}; "
           f"LSH path recall {recall:.4f} ({near.sum():,} of them in [0.5, 0.7): "
           f"{near_recall:.4f}); all others censored: {censored_ok}")
-    print(f"ratio: LSH is {(n * n / s_new) / (m * n / s_old):.1f}x the all-pairs path "
-          f"(pairs/s; quality on the first {m:,} queries); "
-          f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB")
+    print(f"ratio: LSH is {(n / s_new) / (m / s_old):.1f}x the all-pairs path "
+          f"(pairs/s; quality on the first {m:,} queries); peak RSS after the LSH path "
+          f"{rss_new:,.0f} MB (inputs included), after both "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB")
 
 
 if __name__ == "__main__":
