@@ -1,7 +1,10 @@
 """Ingest N rows (default 1,000,000) from JSONL and from Parquet into the store, against DuckDB's
 own ``read_json`` / ``read_parquet`` of the same file into a bare table, in the same run.
 
-Each measurement runs in a fresh process so its peak memory (max RSS) is its own.
+Each measurement runs in a fresh process so its peak memory (max RSS) is its own; the child
+prints one ``RESULT <seconds> <MB>`` line, which the parent reads (anything else the child
+prints, such as a progress bar, is ignored). The bare DuckDB child runs with its progress bar
+off, as the store does.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ t = time.perf_counter()
 if kind == "duckdb":
     reader = "read_json" if path.endswith(".jsonl") else "read_parquet"
     con = duckdb.connect(store)
+    con.execute("SET enable_progress_bar = false")
     con.execute(f"CREATE TABLE bare AS SELECT * FROM {reader}('{path}')")
     con.close()
 else:
@@ -58,7 +62,7 @@ else:
     with Store(store) as s:
         s.ingest("bench", path, origin="real", label_origin="real")
 elapsed = time.perf_counter() - t
-print(elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+print("RESULT", elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 """
 
 
@@ -66,8 +70,11 @@ def measure(kind: str, path: Path, folder: Path) -> tuple[float, float]:
     store = folder / f"{kind}-{path.suffix[1:]}.duckdb"
     store.unlink(missing_ok=True)
     out = subprocess.run([sys.executable, "-c", CHILD, kind, str(path), str(store)],
-                         check=True, capture_output=True, text=True).stdout.split()
-    return float(out[0]), float(out[1])
+                         check=True, capture_output=True, text=True).stdout
+    result = [line.split() for line in out.splitlines() if line.startswith("RESULT ")]
+    if len(result) != 1:
+        raise RuntimeError(f"the {kind} child printed no RESULT line: {out[-500:]!r}")
+    return float(result[0][1]), float(result[0][2])
 
 
 def main() -> None:

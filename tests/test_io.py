@@ -297,3 +297,19 @@ def test_dedup_text_normalises_unicode_and_drops_zero_width():
     assert {dedup_text(v) for v in variants} == {dedup_text(base)} == {base}
     ascii_text = "plain"
     assert dedup_text(ascii_text) is ascii_text
+
+
+def test_jsonl_strings_read_as_text_store_and_hash_as_the_same_records_given_in_python(store,
+                                                                                        tmp_path):
+    """A JSONL column of strings only is read as text, not as JSON values: escapes, Unicode,
+    empty and missing values must come out as they do from the same records in Python."""
+    texts = ['he said "hi"\\', "tab\there\nnew", "caf\u00e9 \U0001f600", "a\x00b", "/x", "  "]
+    rows = [{"id": f"r{i}", "text": t, "label": ["", "x", None][i % 3]} for i, t in enumerate(texts)]
+    path = write_jsonl(tmp_path / "a.jsonl", rows)
+    store.ingest("file", path, origin="real", label_origin="real")
+    store.ingest("py", [{k: v for k, v in r.items() if v is not None} for r in rows],
+                 origin="real", label_origin="real")
+    stored = {name: [(r["id"], r["text"], r["label"], r["content_hash"])
+                     for r in store.records(name)] for name in ("file", "py")}
+    assert stored["file"] == stored["py"]
+    assert [t for _, t, _, _ in stored["file"]] == texts

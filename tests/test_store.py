@@ -298,3 +298,10 @@ def test_parents_in_a_cycle_are_an_input_error(store):
                            {"id": "q", "text": "2", "parents": ["p"]}],
                      origin="synthetic", family="rule", generator="g@1")
     assert err.value.field == "parents"
+
+
+def test_the_store_draws_no_duckdb_progress_bar(tmp_path):
+    # DuckDB draws one on stdout for any statement over 2 s: a long ingest must not
+    with Store(tmp_path / "s.duckdb") as s:
+        setting = "SELECT current_setting('enable_progress_bar')"
+        assert s._con.execute(setting).fetchone()[0] is False

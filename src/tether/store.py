@@ -686,6 +686,8 @@ class Store:
         while True:
             try:
                 con = duckdb.connect(self.path, read_only=read_only)
+                # a statement over 2 s would draw DuckDB's progress bar on the user's stdout
+                con.execute("SET enable_progress_bar = false")
                 self._opened_at = time.monotonic()
                 return con
             except duckdb.IOException as exc:
@@ -914,8 +916,10 @@ class Store:
         """The table expression to read from and its column types (read from a sample).
 
         Text, label and id are read as they were written: from JSONL as JSON values (so that
-        a value of another type anywhere in the file is seen, see ``_check_rows``), from CSV as
-        text (``007`` stays ``007``), and so are declared text fields from CSV."""
+        a value of another type anywhere in the file is seen, see ``_check_rows``), unless
+        DuckDB typed the column VARCHAR from every record, which it does only when every value
+        is a string (or null): then as text, sparing a JSON parse per value. From CSV as text
+        (``007`` stays ``007``), and so are declared text fields from CSV."""
         if path is not None:
             # JSONL types come from every record: a key first seen after a sample would be
             # dropped without a word (a CSV header names every column)
@@ -930,7 +934,7 @@ class Store:
                 io.check_csv_header(path, list(types))
             own = [c for c in (mapping["text"], mapping["label"], mapping["id"]) if c in types]
             if fmt == "jsonl":
-                types |= {c: "JSON" for c in own if c != mapping["id"]}
+                types |= {c: "JSON" for c in own if c != mapping["id"] and types[c] != "VARCHAR"}
                 return io.scan_sql(path, fmt, columns=types), types
             own += [c for c in text_fields if c in types and c not in own]
             if fmt == "csv" and own:
@@ -1285,8 +1289,9 @@ class Store:
 
     def _commit_stage(self, dataset: str, where: tuple) -> tuple[int, int]:
         # by dedup key: equal content hashes have equal keys, and so do Unicode twins
-        total, keys = self._con.execute("SELECT count(*), count(DISTINCT dedup_key) "
-                                       "FROM _staged").fetchone()
+        total, keys, ids = self._con.execute("SELECT count(*), count(DISTINCT dedup_key), "
+                                            "count(DISTINCT id) FROM _staged").fetchone()
+        kept = total
         if keys < total:  # keep the first row of each content
             self._con.execute("""
                 DELETE FROM _stage WHERE rowid IN (
@@ -1298,7 +1303,9 @@ class Store:
         if existing:  # drop content the dataset already holds
             self._con.execute("DELETE FROM _stage WHERE dedup_key IN "
                              "(SELECT dedup_key FROM samples WHERE dataset = ?)", [dataset])
-        kept, ids = self._con.execute("SELECT count(*), count(DISTINCT id) FROM _staged").fetchone()
+        if keys < total or existing:  # rows were dropped: count what is left
+            kept, ids = self._con.execute("SELECT count(*), count(DISTINCT id) FROM _staged"
+                                         ).fetchone()
         dup = kept > ids and self._con.execute("""
             SELECT b._row, b.id, a._row FROM _staged a JOIN _staged b
               ON a.id = b.id AND a._row < b._row ORDER BY b._row LIMIT 1""").fetchone()
