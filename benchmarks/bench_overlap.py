@@ -2,8 +2,9 @@
 with :func:`tether.audit.overlap.find_overlap` (MinHash + LSH, exact Jaccard of every candidate),
 against ``datasketch`` (eval texts inserted into ``MinHashLSH``, train texts queried, candidates
 verified by exact Jaccard too) on a subsample, scaled per text. The 13-gram check has no peer
-and is left out (``long_ngram=0``): the texts here are made of shared real sentences, so nearly
-every eval text shares a 13-gram with some training text.
+and is left out (``long_ngram=0``; ``bench_contamination`` measures it): the texts here are
+made of shared real sentences, so nearly every eval text shares a 13-gram with some training
+text.
 
 Every 100th eval text is a near-duplicate of a train text (one to three words replaced): both
 sides report how many of those planted contaminations they find.

@@ -292,6 +292,8 @@ def find_overlap(
         total, done, candidates = train.num_rows * (1 + capped), 0, 0
 
         def join(ids: np.ndarray, hashes: np.ndarray, owners: np.ndarray) -> None:
+            """Count and offer the pairs sharing an n-gram of ``ngram_index`` as it is then
+            (with a cap: after the frequent n-grams are dropped)."""
             nonlocal ngram_count
             q, e, n = ngram_index.match(hashes, owners)
             shared.offer(ids[q], e, n)
