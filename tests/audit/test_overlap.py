@@ -190,6 +190,24 @@ def test_every_counted_pair_goes_to_parquet(planted, tmp_path):
     assert r.truncated and len(r.pairs) == len(r.ngram_overlap) == 25  # the result lists 25
 
 
+def test_the_second_pass_hashes_only_train_texts_that_can_match(planted, monkeypatch):
+    """The 400 unrelated train articles share no 13-gram with the eval set: the join pass
+    hashes (about) the 200 edited copies only, and finds what one uncapped pass finds."""
+    from tether.audit import overlap
+
+    hashed = []
+    real = overlap._word_grams
+    monkeypatch.setattr(overlap, "_word_grams",
+                        lambda texts, n, seed: hashed.append(len(texts)) or real(texts, n, seed))
+    train_t, eval_t = planted
+    capped = find_overlap(train_t, eval_t, batch_size=128)
+    second = sum(hashed) - 200 - 600  # less the eval side's texts and the first pass's
+    assert 200 <= second < 260
+    uncapped = find_overlap(train_t, eval_t, max_train_df=None, batch_size=128)
+    assert capped.dropped_ngrams == 0 and capped.ngram_overlap == uncapped.ngram_overlap
+    assert capped.eval_matches == uncapped.eval_matches
+
+
 @pytest.mark.parametrize("bad", ["missing-dir/pairs.parquet", "."])
 def test_a_bad_pairs_path_fails_before_any_work(planted, tmp_path, bad):
     train_t, eval_t = planted

@@ -7,9 +7,9 @@
 - **Long n-gram overlap**: any shared 13-gram of words flags a pair (the GPT-3 contamination
   rule), found by an exact hash join. A 13-gram found in more than ``max_train_df`` training
   texts is boilerplate (a licence, a header, a template) and is dropped; counting those texts is
-  a first streaming pass, the join a second. Pairs of both kinds are counted in full (per eval
-  item too) but only the ``max_pairs`` strongest are listed; ``pairs_path`` streams every pair
-  to a Parquet file.
+  a first streaming pass, the join a second (of the train texts that can still match). Pairs
+  of both kinds are counted in full (per eval item too) but only the ``max_pairs`` strongest are
+  listed; ``pairs_path`` streams every pair to a Parquet file.
 - **Memorization**: each synthetic sample's distance to its closest real source record
   (1 − max exact Jaccard) beside the same distance for real records the generator never saw. If
   synthetic data sits closer to its sources than unseen real data does, it has copied them.
@@ -256,7 +256,8 @@ def find_overlap(
     matches it. An n-gram found in more than ``max_train_df`` distinct training texts is
     boilerplate and dropped (default :data:`MAX_TRAIN_DF`; None keeps all): a first pass over
     the train batches counts those texts for each n-gram of the eval side, a second joins the
-    rest. Every pair is counted (``pair_count``, ``ngram_pair_count``, per flagged eval item in
+    rest, hashing again only the train texts that held an n-gram not yet over the cap. Every
+    pair is counted (``pair_count``, ``ngram_pair_count``, per flagged eval item in
     ``eval_matches``); only the ``max_pairs`` strongest of each kind are listed (``truncated``
     says when more exist), and ``pairs_path`` streams every pair to a Parquet file
     (:data:`PAIR_SCHEMA`: ``kind`` ``near_duplicate`` or ``ngram``, ``score`` the Jaccard or
@@ -289,6 +290,9 @@ def find_overlap(
         capped = ngram_index is not None and max_train_df is not None
         eval_grams = _distinct(ngram_index.keys) if capped else None  # the keys are sorted
         train_df = np.zeros(0 if eval_grams is None else eval_grams.size, dtype=np.int64)
+        # train rows the second pass must hash again: those with an eval n-gram not yet over
+        # the cap when they were read (the count only grows, so no other row can match)
+        rejoin = np.zeros(train.num_rows if capped else 0, dtype=bool)
         total, done, candidates = train.num_rows * (1 + capped), 0, 0
 
         def join(ids: np.ndarray, hashes: np.ndarray, owners: np.ndarray) -> None:
@@ -299,7 +303,9 @@ def find_overlap(
             shared.offer(ids[q], e, n)
             ngram_count += np.bincount(e, minlength=len(eval_ids))
 
-        for ids, texts in _train_batches(train, batch_size):
+        for batch in train.to_batches(max_chunksize=batch_size):
+            ids, texts = _columns(batch, "train")
+            ids = np.array(ids, dtype=object)
             sig = minhash.signatures(texts, num_perm, ngram, seed, unit)
             keys = minhash.band_keys(sig, bands, rows)
             q, e, _ = band_index.match(keys.reshape(-1), np.repeat(np.arange(len(texts)), bands))
@@ -311,7 +317,9 @@ def find_overlap(
             if ngram_index is not None:
                 hashes, owners = _word_grams(texts, long_ngram, seed)
                 if capped:
-                    train_df += _text_counts(eval_grams, hashes, owners)
+                    at, row = _text_hits(eval_grams, hashes, owners)
+                    train_df += np.bincount(at, minlength=eval_grams.size)
+                    rejoin[done + row[train_df[at] <= max_train_df]] = True
                 else:
                     join(ids, hashes, owners)
             done += len(texts)
@@ -324,9 +332,12 @@ def find_overlap(
             dropped_eval = int(np.count_nonzero(np.bincount(ngram_index.owners[frequent])))
             ngram_index = minhash.HashIndex(ngram_index.keys[~frequent],
                                             ngram_index.owners[~frequent])
-            for ids, texts in _train_batches(train, batch_size):
-                join(ids, *_word_grams(texts, long_ngram, seed))
-                done += len(texts)
+            for lo in range(0, train.num_rows, batch_size):
+                again = lo + np.flatnonzero(rejoin[lo:lo + batch_size])
+                if again.size:
+                    ids, texts = _columns(train.take(again), "train")
+                    join(np.array(ids, dtype=object), *_word_grams(texts, long_ngram, seed))
+                done += min(batch_size, train.num_rows - lo)
                 if progress is not None:
                     progress(done, total)
     flagged_rows = np.flatnonzero((near_count > 0) | (ngram_count > 0))
@@ -358,12 +369,6 @@ def find_overlap(
         pairs_path=None if pairs_path is None else str(pairs_path))
 
 
-def _train_batches(train: pa.Table, batch_size: int) -> Iterator[tuple[np.ndarray, list[str]]]:
-    for batch in train.to_batches(max_chunksize=batch_size):
-        ids, texts = _columns(batch, "train")
-        yield np.array(ids, dtype=object), texts
-
-
 def _word_grams(texts: list[str], n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The word ``n``-gram hashes of ``texts`` and the row each belongs to."""
     hashes, offsets = minhash.shingle_hashes(texts, n, "word", seed)
@@ -378,17 +383,18 @@ def _distinct(values: np.ndarray) -> np.ndarray:
     return values[keep]
 
 
-def _text_counts(grams: np.ndarray, hashes: np.ndarray, owners: np.ndarray) -> np.ndarray:
-    """For each of the sorted unique ``grams``, how many distinct ``owners`` have it among
-    ``hashes`` (looked up in sorted order: a binary search of sorted keys walks on from the last
-    one, several times faster than random ones)."""
+def _text_hits(grams: np.ndarray, hashes: np.ndarray,
+               owners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each distinct ``(position in grams, owner)`` with ``grams[position]`` among the owner's
+    ``hashes`` (``grams`` sorted and unique; looked up in sorted order: a binary search of sorted
+    keys walks on from the last one, several times faster than random ones)."""
     order = np.argsort(hashes)
     hashes, owners = hashes[order], owners[order]
     at = np.searchsorted(grams, hashes).clip(max=grams.size - 1)
     hit = grams[at] == hashes
     span = int(owners.max()) + 1 if owners.size else 1
     pairs = _distinct(np.sort(at[hit] * span + owners[hit]))
-    return np.bincount(pairs // span, minlength=grams.size)
+    return pairs // span, pairs % span
 
 
 def _index_eval(texts: list[str], bands: int, rows: int, num_perm: int, ngram: int, unit: str,

@@ -103,9 +103,11 @@ def render(data: dict[str, Any]) -> list[dict[str, Any]]:
         blocks.append(note_block(
             f"{fmt_num(data['dropped_ngrams'])} 13-grams found in more than "
             f"{fmt_num(data.get('max_train_df'))} training texts (held by "
-            f"{fmt_num(data.get('dropped_ngram_eval'))} eval item(s)) were left out as boilerplate."))
+            f"{fmt_num(data.get('dropped_ngram_eval'))} eval item(s)) were left out as "
+            "boilerplate."))
     if data.get("pairs_path"):
-        blocks.append(note_block(f"Every pair (not only those listed) is in {data['pairs_path']}."))
+        blocks.append(note_block(
+            f"Every pair (not only those listed) is in {data['pairs_path']}."))
     texts = data.get("texts") or {}
     for key, score, label in (("pairs", "jaccard", "Near-duplicate pairs"),
                               ("ngram_overlap", "shared_ngrams", "Pairs sharing a long passage")):
