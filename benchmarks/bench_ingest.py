@@ -1,16 +1,18 @@
 """Ingest N rows (default 1,000,000) from JSONL and from Parquet into the store, against DuckDB's
 own ``read_json`` / ``read_parquet`` of the same file into a bare table, in the same run.
 
-Each measurement runs in a fresh process so its peak memory (max RSS) is its own; the child
-prints one ``RESULT <seconds> <MB>`` line, which the parent reads (anything else the child
-prints, such as a progress bar, is ignored). The bare DuckDB child runs with its progress bar
-off, as the store does.
+Each measurement runs ``TETHER_BENCH_REPEAT`` times (default 3), tether and DuckDB
+alternating, and the medians are compared. Each runs in a fresh process so its peak memory
+(max RSS) is its own; the child prints one ``RESULT <seconds> <MB>`` line, which the parent
+reads (anything else it prints, such as a progress bar, is ignored). The bare DuckDB child
+runs with its progress bar off, as the store does.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -21,6 +23,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+#: runs of each measurement (``TETHER_BENCH_REPEAT``): the machine is shared, medians are steadier
+REPEAT = int(os.environ.get("TETHER_BENCH_REPEAT", 3))
 WORDS = ("market rates rise fall club match film album court minister phone chip league "
          "profit shares growth vote election player goal release chart network software").split()
 
@@ -84,12 +88,19 @@ def main() -> None:
         t = time.perf_counter()
         files = make_files(n, folder)
         print(f"made {n:,} rows in {time.perf_counter() - t:.1f}s")
-        print(f"{'input':8} {'tether rows/s':>14} {'duckdb rows/s':>14} {'ratio':>6} "
+        print(f"medians of {REPEAT} runs each, tether and duckdb alternating; ratio = duckdb "
+              "seconds / tether seconds (its range over the pairs of runs in brackets)")
+        print(f"{'input':8} {'tether rows/s':>14} {'duckdb rows/s':>14} {'ratio':>18} "
               f"{'tether peak MB':>15}")
         for path in files:
-            ours, peak = measure("tether", path, folder)
-            peer, _ = measure("duckdb", path, folder)
-            print(f"{path.suffix[1:]:8} {n / ours:14,.0f} {n / peer:14,.0f} {peer / ours:6.2f} "
+            runs = [(measure("tether", path, folder), measure("duckdb", path, folder))
+                    for _ in range(REPEAT)]
+            ours = statistics.median(t for (t, _), _ in runs)
+            peer = statistics.median(t for _, (t, _) in runs)
+            peak = max(mb for (_, mb), _ in runs)
+            pairs = [p / t for (t, _), (p, _) in runs]
+            spread = f"{peer / ours:.2f} ({min(pairs):.2f}-{max(pairs):.2f})"
+            print(f"{path.suffix[1:]:8} {n / ours:14,.0f} {n / peer:14,.0f} {spread:>18} "
                   f"{peak:15,.0f}")
 
 
