@@ -69,14 +69,17 @@ class DiversityResult(Result):
         return plain(self)
 
 
-def _draw_metrics(toks: list[list[str]], Z: np.ndarray, budget: int,
+def _draw_metrics(texts: list[str], idx: np.ndarray, Z: np.ndarray, budget: int,
                   top_k: int, spread_sample: int, rng: np.random.Generator) -> dict[str, float]:
+    """The metrics of one draw of ``budget`` tokens from the texts ``idx`` (tokenized here, as
+    drawn: a draw reads a few hundred texts, and holding the tokens of every text costs
+    gigabytes at a million)."""
     words: list[str] = []
     bigrams: set[tuple[str, str]] = set()
     n_bigrams = 0
     chosen = []
-    for i in rng.permutation(len(toks)):
-        take = toks[i][:budget - len(words)]
+    for i in idx[rng.permutation(idx.size)]:
+        take = tokens(texts[i])[:budget - len(words)]
         words += take
         bigrams.update(zip(take, take[1:]))
         n_bigrams += max(len(take) - 1, 0)
@@ -86,9 +89,8 @@ def _draw_metrics(toks: list[list[str]], Z: np.ndarray, budget: int,
     counts = Counter(words)
     head = sum(c for _, c in counts.most_common(top_k))
     data = " ".join(words).encode()
-    pick = np.array(chosen[:spread_sample])
-    E = Z[pick]
-    m = len(pick)
+    E = Z[chosen[:spread_sample]]
+    m = len(E)
     spread = (1 - (E @ E.T).sum() / (m * m)) * m / (m - 1) if m > 1 else np.nan
     return {"distinct_1": len(counts) / len(words),
             "distinct_2": len(bigrams) / n_bigrams if n_bigrams else np.nan,
@@ -96,11 +98,12 @@ def _draw_metrics(toks: list[list[str]], Z: np.ndarray, budget: int,
             "tail_mass": 1 - head / len(words), "spread": float(spread)}
 
 
-def _grouping(keys: Sequence[str], toks: list[list[str]], Z: np.ndarray,
+def _grouping(keys: Sequence[str], texts: list[str], lengths: np.ndarray, Z: np.ndarray,
               order: list[str], budget: int, draws: int, top_k: int, spread_sample: int,
               rng: np.random.Generator) -> list[GroupDiversity]:
-    members = {g: [i for i, k in enumerate(keys) if k == g] for g in order}
-    totals = {g: sum(len(toks[i]) for i in idx) for g, idx in members.items()}
+    key_array = np.asarray(keys, dtype=object)
+    members = {g: np.flatnonzero(key_array == g) for g in order}
+    totals = {g: int(lengths[idx].sum()) for g, idx in members.items()}
     # half the smallest group, so that draws from every group vary
     size = min(budget, max(1, min(totals.values()) // 2))
     out = []
@@ -108,8 +111,8 @@ def _grouping(keys: Sequence[str], toks: list[list[str]], Z: np.ndarray,
         idx = members[g]
         if totals[g] == 0:
             continue
-        runs = [_draw_metrics([toks[i] for i in idx], Z[idx], size,
-                              top_k, spread_sample, rng) for _ in range(draws)]
+        runs = [_draw_metrics(texts, idx, Z, size, top_k, spread_sample, rng)
+                for _ in range(draws)]
         metrics = {m: {"value": float(np.nanmean([r[m] for r in runs])),
                        "ci": percentile([r[m] for r in runs])} for m in METRICS}
         out.append(GroupDiversity(group=g, n=len(idx), tokens=size, metrics=metrics))
@@ -167,22 +170,22 @@ def diversity(texts: Sequence[str], *, generations: Sequence[int] | None = None,
     raw = [t or "" for t in texts]
     if not raw:
         raise InputError("no texts to measure")
-    toks = [tokens(t) for t in raw]
-    Z = svd_embedding(toks, seed=seed, fit_max=fit_max, tokenized=True)  # one regex pass
+    lengths = np.fromiter((len(tokens(t)) for t in raw), dtype=np.int64, count=len(raw))
+    Z = svd_embedding(raw, seed=seed, fit_max=fit_max)
     rng = np.random.default_rng(seed)
     common = dict(budget=budget, draws=draws, top_k=top_k, spread_sample=spread_sample, rng=rng)
     by_gen, by_generator, over_time, warnings = [], [], [], []
     if generations is not None:
         keys = [str(int(g)) for g in generations]
         order = [str(g) for g in sorted({int(g) for g in generations})]
-        by_gen = _grouping(keys, toks, Z, order, **common)
+        by_gen = _grouping(keys, raw, lengths, Z, order, **common)
         warnings += falling(by_gen, "generation")
     if generators is not None:
         keys = [g or "(none)" for g in generators]
-        by_generator = _grouping(keys, toks, Z, sorted(set(keys)), **common)
+        by_generator = _grouping(keys, raw, lengths, Z, sorted(set(keys)), **common)
     if created_at is not None and len(set(map(str, created_at))) > 1:
         keys, order = _time_bins(created_at, time_bins)
-        over_time = _grouping(keys, toks, Z, order, **common)
+        over_time = _grouping(keys, raw, lengths, Z, order, **common)
         warnings += falling(over_time, "time bin")
     return DiversityResult(
         by_generation=by_gen, by_generator=by_generator, over_time=over_time,
