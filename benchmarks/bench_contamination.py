@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import bench_minhash
 from bench_minhash import BATCH, THRESHOLD, batch_texts, sentence_pool
 
 from tether.audit import minhash
@@ -45,9 +46,10 @@ _SENTENCE_END = re.compile(r"[.!?]$")
 
 def source(k: int, n_train: int) -> int:
     """The train text the ``k``-th planted near-copy comes from (its span plant takes the next
-    one): spread over the set, never one of ``batch_texts``' own near-duplicate pairs (texts 0
-    and 1 of every hundred)."""
-    return 100 * ((97 * k) % (n_train // 100)) + 2 + k % 97
+    one): spread over the set, neither of them one of ``batch_texts``' own near-duplicate pairs
+    (texts 0 and 1 of every ``bench_minhash.EVERY``), so each plant has one train source."""
+    every = bench_minhash.EVERY
+    return every * ((97 * k) % (n_train // every)) + 2 + k % (every - 3)
 
 
 def make(n_train: int, pool: list[str]) -> tuple[pa.Table, pa.Table, set, set]:
