@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tether import InputError, NotFoundError, Store, StoreError
+from tether import store as store_module
 
 
 def snapshot(store: Store) -> tuple:
@@ -301,7 +302,10 @@ def test_parents_in_a_cycle_are_an_input_error(store):
 
 
 def test_the_store_draws_no_duckdb_progress_bar(tmp_path):
-    # DuckDB draws one on stdout for any statement over 2 s: a long ingest must not
+    # DuckDB draws one on stdout for any statement over 2 s: a long ingest must not, nor the
+    # hashing of a large batch outside a store
+    setting = "SELECT current_setting('enable_progress_bar')"
     with Store(tmp_path / "s.duckdb") as s:
-        setting = "SELECT current_setting('enable_progress_bar')"
         assert s._con.execute(setting).fetchone()[0] is False
+    with store_module._scratch().cursor() as cur:
+        assert cur.execute(setting).fetchone()[0] is False

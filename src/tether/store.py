@@ -493,8 +493,10 @@ def derived_id_sql(content_hash: str = "content_hash", parents: str = "parents")
 @cache
 def _scratch() -> duckdb.DuckDBPyConnection:
     """One in-memory DuckDB per process for batches outside a store (each call takes its own
-    cursor)."""
-    return duckdb.connect()
+    cursor; none draws DuckDB's progress bar)."""
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    return con
 
 
 def content_hashes(table: pa.Table) -> pa.Array:
