@@ -4,13 +4,15 @@ DeLong intervals against scikit-learn and by simulation, giveaways, tabular data
 from __future__ import annotations
 
 import importlib.util
+from collections import Counter
 
 import numpy as np
 import pytest
+from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.metrics import roc_auc_score
 
 from tether.stats import auc_interval, delong
-from tether.audit.features import ngram_matrix
+from tether.audit.features import N_HASH, _char_grams, ngram_matrix, ngram_names
 from tether.audit.mirage import audit_mirage, c2st, gram, mirage, mirage_table
 from tether.generate.perturb import Pipeline, perturb_texts
 
@@ -21,6 +23,25 @@ def leads(bbc):
     texts = [t[:300] for t in bbc.column("text").to_pylist()]
     X = ngram_matrix(texts)
     return texts, X, gram(X)
+
+
+def test_character_ngrams_are_scikit_learns_char_wb_ngrams(leads):
+    """The numpy character n-grams are, text by text and with their counts, the n-grams of
+    scikit-learn's ``char_wb`` analyzer (3-5), on real leads and on odd whitespace, accents,
+    emoji, empty and one-letter texts; ``ngram_names`` maps their columns back to them."""
+    analyzer = HashingVectorizer(analyzer="char_wb", ngram_range=(3, 5),
+                                 lowercase=False).build_analyzer()
+    odd = ["", "   ", "a", "ab", "ab\tcd\n\nef  g", "naïve café — ok 😀x", " lead", "trail "]
+    for text in leads[0][:100] + odd:
+        joined, ok, _, counts = _char_grams([text])
+        at, size = np.nonzero(ok)
+        grams = Counter(joined[i:i + n + 3] for i, n in zip(at, size))
+        assert grams == Counter(analyzer(text)), text
+        assert counts.tolist() == [len(analyzer(text))]
+    X = ngram_matrix(["the cat sat", "Cats sat"], n_jobs=1)
+    cols = X[1].indices[X[1].indices >= N_HASH]
+    names = ngram_names(cols, ["Cats sat"])
+    assert {g for c in cols for g in names[c]} >= {"char:' Ca'", "char:'Cats '", "char:'sat'"}
 
 
 def test_delong_matches_sklearn_auc_and_covers_the_truth():

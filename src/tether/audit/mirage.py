@@ -12,12 +12,13 @@ scikit-learn per permutation, which is ~100x slower). The permutation p-value pe
 real/synthetic labels within each fold of a fixed stratified partition — a valid permutation
 group, since under the null every row is exchangeable — and recomputes the out-of-fold AUC:
 p = (1 + #{permuted AUC ≥ observed}) / (1 + permutations). Above ``exact_max`` samples the
-observed AUC comes from an L2 logistic regression fitted by averaged SGD, its penalty chosen
-by a 4-fold inner cross-validation on the first fold's training rows (at 10k per side it
-matches or beats a tuned bare scikit-learn ``LogisticRegression`` on the same features and a
-plain word-n-gram one on three kinds of shift: ``benchmarks/bench_c2st_power.py``); the permutation test, which would need a hundred such
-fits, runs the exact ridge on a stratified subsample of ``exact_max`` rows (still a valid
-p-value; the method string says so). The AUC interval is DeLong's.
+observed AUC comes from an L2 logistic regression fitted by averaged SGD (a fixed budget of
+row visits: 20 epochs at 16,000 rows, 4 at 100k per side), its penalty chosen by a 4-fold inner
+cross-validation on at most 16,000 of the first fold's training rows and rescaled to the size of
+the outer fits (``benchmarks/bench_c2st_power.py`` compares it with a tuned bare classifier
+and a plain word-n-gram one on three kinds of shift); the permutation test, which would need
+a hundred such fits, runs the exact ridge on a stratified subsample of ``exact_max`` rows
+(still a valid p-value; the method string says so). The AUC interval is DeLong's.
 
 Synthetic samples derived from real samples of the comparison (a perturbation next to its own
 seed) share their parent's fold: otherwise the classifier meets each child's near-copy in
@@ -44,6 +45,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from joblib import Parallel, delayed
 from scipy import linalg, stats
 from sklearn.linear_model import SGDClassifier
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
@@ -124,46 +126,62 @@ def _dual_ridge(X: Any, K: np.ndarray, Y: np.ndarray, fold: np.ndarray, ridge: f
     return S, coef
 
 
-#: L2 penalties (per sample) the large-sample logistic regression chooses from, per fold
+#: L2 penalties (per sample) the large-sample logistic regression chooses from, on the tuning
+#: subsample; the one chosen is rescaled to the size of the outer fits (see _tuned_logistic)
 ALPHAS = (3e-5, 1e-5, 3e-6, 1e-6)
-_TUNE_MAX = 20_000  # training rows of a fold the penalty is chosen on (inner 4-fold CV)
+_TUNE_MAX = 16_000  # training rows of a fold the penalty is chosen on (inner 4-fold CV)
+_VISITS = 320_000  # rows one SGD fit visits: 20 epochs of 16,000 rows, and at least 4 epochs
 
 
-def _logistic(alpha: float, seed: int) -> SGDClassifier:
-    return SGDClassifier(loss="log_loss", alpha=alpha, max_iter=20, tol=None, average=True,
-                         random_state=seed)
+def _fit_scores(X: Any, y: np.ndarray, fit_at: np.ndarray, score_at: np.ndarray, alpha: float,
+                seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Scores of ``score_at`` rows and weights of an L2 logistic regression fitted by averaged
+    SGD on ``fit_at`` rows: ``_VISITS`` row visits (4 to 20 epochs), the average taken from the
+    second epoch on (the first epoch's large steps would otherwise weigh on it)."""
+    n = int(np.count_nonzero(fit_at)) if fit_at.dtype == bool else fit_at.size
+    model = SGDClassifier(loss="log_loss", alpha=alpha, max_iter=int(np.clip(-(-_VISITS // n),
+                          4, 20)), tol=None, average=n, random_state=seed)
+    model.fit(X[fit_at], y[fit_at])
+    return model.decision_function(X[score_at]), model.coef_.ravel()
 
 
 def _tuned_logistic(X: Any, y: np.ndarray, fold: np.ndarray, seed: int,
-                    progress: Progress | None) -> tuple[np.ndarray, np.ndarray, float]:
-    """Out-of-fold scores of an L2 logistic regression fitted by averaged SGD (20 epochs), its
-    mean weights, and its penalty: the one of :data:`ALPHAS` with the best mean AUC over a
-    stratified 4-fold split of (at most ``_TUNE_MAX`` of) the first fold's training rows (one
-    inner holdout picked 1e-5 on a style shift where 3e-5 is better: the average is steadier,
-    at ~5 s more at 10k per side; ``benchmarks/bench_c2st_power.py``). One penalty serves
-    every fold, so the pooled out-of-fold scores share a scale (a penalty per fold would mix
-    scales and lower the pooled AUC)."""
+                    progress: Progress | None) -> tuple[np.ndarray, np.ndarray, str]:
+    """Out-of-fold scores of an L2 logistic regression fitted by averaged SGD
+    (:func:`_fit_scores`), its mean weights, and how its penalty was chosen.
+
+    The penalty is the one of :data:`ALPHAS` with the best mean AUC over a stratified 4-fold
+    split of (at most ``_TUNE_MAX`` of) the first fold's training rows, rescaled by the ratio of
+    the tuning fits' rows to the outer fits' rows: the total penalty (per-sample penalty × rows)
+    is what carries over between sizes, as for ridge regression. At 100k per side the tuned
+    3e-6 becomes 2.3e-7, where 3e-6 itself lost 0.025 AUC on typos
+    (``benchmarks/bench_c2st_power.py``). One penalty serves every fold, so the pooled
+    out-of-fold scores share a scale (a penalty per fold would mix scales and lower the pooled
+    AUC). From 20,000 rows on, the fits run on threads (SGD releases the GIL), one per core."""
     folds = np.unique(fold)
     tr = np.flatnonzero(fold != folds[0])
     sub = np.random.default_rng(seed).permutation(tr)[:_TUNE_MAX]
-    val_auc = np.zeros(len(ALPHAS))
-    for fit_at, val_at in StratifiedKFold(4, shuffle=True, random_state=seed).split(
-            np.zeros(sub.size), y[sub]):
-        fit_at, val_at = sub[fit_at], sub[val_at]
-        val_auc += [_aucs(_logistic(a, seed).fit(X[fit_at], y[fit_at])
-                          .decision_function(X[val_at])[:, None], y[val_at, None])[0]
-                    for a in ALPHAS]
-    alpha = ALPHAS[int(np.argmax(val_auc))]
-    scores = np.empty(y.size)
-    coef = np.zeros(X.shape[1])
-    for i, f in enumerate(folds):
-        tr, te = fold != f, fold == f
-        model = _logistic(alpha, seed).fit(X[tr], y[tr])
-        scores[te] = model.decision_function(X[te])
-        coef += model.coef_.ravel() / folds.size
-        if progress is not None:
-            progress(i + 1, folds.size)
-    return scores, coef, alpha
+    inner = [(sub[a], sub[b]) for a, b in StratifiedKFold(4, shuffle=True, random_state=seed)
+             .split(np.zeros(sub.size), y[sub])]
+    with Parallel(n_jobs=-1 if y.size >= 20_000 else 1, prefer="threads") as run:
+        val = run(delayed(_fit_scores)(X, y, a, b, alpha, seed)
+                  for a, b in inner for alpha in ALPHAS)
+        val_auc = np.mean([[_aucs(val[i * len(ALPHAS) + j][0][:, None], y[b, None])[0]
+                            for j in range(len(ALPHAS))] for i, (_, b) in enumerate(inner)], 0)
+        chosen = ALPHAS[int(np.argmax(val_auc))]
+        alpha = chosen * inner[0][0].size / tr.size
+        scores = np.empty(y.size)
+        coef = np.zeros(X.shape[1])
+        fits = run(delayed(_fit_scores)(X, y, fold != f, fold == f, alpha, seed) for f in folds)
+        for i, (f, (s, c)) in enumerate(zip(folds, fits)):
+            scores[fold == f] = s
+            coef += c / folds.size
+            if progress is not None:
+                progress(i + 1, folds.size)
+    return scores, coef, (f"penalty {alpha:.3g}: {chosen:g} chosen from "
+                          f"{', '.join(f'{a:g}' for a in ALPHAS)} by 4-fold inner cross-validation "
+                          f"on {sub.size:,} of the first fold's training rows, x {inner[0][0].size:,}"
+                          f"/{tr.size:,} rows")
 
 
 def c2st(X: Any, is_synthetic: Sequence[bool], *, folds: int = 5, permutations: int = 100,
@@ -204,16 +222,14 @@ def c2st(X: Any, is_synthetic: Sequence[bool], *, folds: int = 5, permutations: 
         model += ", solved exactly in dual form"
         p_method = f"permutation p-value ({permutations} label permutations within folds)"
     else:
-        scores, coef, alpha = _tuned_logistic(X, y, fold, seed, progress)
+        scores, coef, penalty = _tuned_logistic(X, y, fold, seed, progress)
         take = np.sort(np.concatenate([
             rng.choice(np.flatnonzero(y == side), round(exact_max * np.mean(y == side)),
                        replace=False) for side in (-1.0, 1.0)]))
         Y = _within_fold_permutations(y[take], fold[take], permutations, rng)
         S, _ = _dual_ridge(X[take], gram(X[take]), Y, fold[take], ridge, None)
         aucs = _aucs(S, Y)
-        model = (f"L2 logistic regression fitted by averaged SGD (20 epochs; penalty "
-                 f"{alpha:g}, chosen from {', '.join(f'{a:g}' for a in ALPHAS)} by 4-fold "
-                 f"inner cross-validation on the first fold's training rows), {folds}-fold "
+        model = (f"L2 logistic regression fitted by averaged SGD ({penalty}), {folds}-fold "
                  f"stratified {'group ' if groups is not None else ''}out-of-fold AUC")
         p_method = (f"permutation p-value ({permutations} label permutations within folds) of "
                     f"the ridge linear classifier (alpha={ridge}, exact dual form) on a "
