@@ -128,7 +128,7 @@ def _dual_ridge(X: Any, K: np.ndarray, Y: np.ndarray, fold: np.ndarray, ridge: f
 
 #: L2 penalties (per sample) the large-sample logistic regression chooses from, on the tuning
 #: subsample; the one chosen is rescaled to the size of the outer fits (see _tuned_logistic)
-ALPHAS = (3e-5, 1e-5, 3e-6, 1e-6)
+ALPHAS = (3e-4, 1e-4, 3e-5, 1e-5, 3e-6, 1e-6)
 _TUNE_MAX = 16_000  # training rows of a fold the penalty is chosen on (inner 4-fold CV)
 _VISITS = 320_000  # rows one SGD fit visits: 20 epochs of 16,000 rows, and at least 4 epochs
 
@@ -153,11 +153,13 @@ def _tuned_logistic(X: Any, y: np.ndarray, fold: np.ndarray, seed: int,
     The penalty is the one of :data:`ALPHAS` with the best mean AUC over a stratified 4-fold
     split of (at most ``_TUNE_MAX`` of) the first fold's training rows, rescaled by the ratio of
     the tuning fits' rows to the outer fits' rows: the total penalty (per-sample penalty × rows)
-    is what carries over between sizes, as for ridge regression. At 100k per side the tuned
-    3e-6 becomes 2.3e-7, where 3e-6 itself lost 0.025 AUC on typos
-    (``benchmarks/bench_c2st_power.py``). One penalty serves every fold, so the pooled
-    out-of-fold scores share a scale (a penalty per fold would mix scales and lower the pooled
-    AUC). From 20,000 rows on, the fits run on threads (SGD releases the GIL), one per core."""
+    is what carries over between sizes, as for ridge regression: at 100k per side the tuned
+    3e-6 becomes 2.25e-7 on the typos shift, where 3e-6 itself scores 0.034 AUC below 3e-7
+    (``benchmarks/bench_c2st_power.py``). The grid reaches 3e-4 for shifts of topic, which the
+    character n-grams dilute: at 10k per side 3e-4 scores 0.561 where 3e-5 scores 0.536. One
+    penalty serves every fold, so the pooled out-of-fold scores share a scale (a penalty per
+    fold would mix scales and lower the pooled AUC). From 20,000 rows on, the fits run on
+    threads (SGD releases the GIL), one per core."""
     folds = np.unique(fold)
     tr = np.flatnonzero(fold != folds[0])
     sub = np.random.default_rng(seed).permutation(tr)[:_TUNE_MAX]
@@ -178,10 +180,10 @@ def _tuned_logistic(X: Any, y: np.ndarray, fold: np.ndarray, seed: int,
             coef += c / folds.size
             if progress is not None:
                 progress(i + 1, folds.size)
-    return scores, coef, (f"penalty {alpha:.3g}: {chosen:g} chosen from "
-                          f"{', '.join(f'{a:g}' for a in ALPHAS)} by 4-fold inner cross-validation "
-                          f"on {sub.size:,} of the first fold's training rows, x {inner[0][0].size:,}"
-                          f"/{tr.size:,} rows")
+    grid = ", ".join(f"{a:g}" for a in ALPHAS)
+    return scores, coef, (f"penalty {alpha:.3g}: {chosen:g} chosen from {grid} by 4-fold inner "
+                          f"cross-validation on {sub.size:,} of the first fold's training rows, "
+                          f"x {inner[0][0].size:,}/{tr.size:,} rows")
 
 
 def c2st(X: Any, is_synthetic: Sequence[bool], *, folds: int = 5, permutations: int = 100,
