@@ -239,6 +239,18 @@ def test_csv_text_and_ids_are_kept_as_written(store, tmp_path):
                                                                 ("008", 'a "q"', "x")]
 
 
+def test_csv_dates_and_times_are_kept_as_written(store, tmp_path):
+    """DuckDB sniffs these columns as TIMESTAMP, DATE and TIME and writes them back in its own
+    format (2024-01-01 10:00:00); they are stored as the file has them."""
+    path = tmp_path / "a.csv"
+    path.write_text("id,text,when,day,at\na,hello,2024-01-01T10:00:00,2024-01-02,10:00\n"
+                    "b,world,2024-02-01T11:30:00,2024-02-03,11:30\n")
+    store.ingest("d", path, origin="real")
+    fields = [json.loads(r["fields"]) for r in store.table("d").to_pylist()]
+    assert fields == [{"when": "2024-01-01T10:00:00", "day": "2024-01-02", "at": "10:00"},
+                      {"when": "2024-02-01T11:30:00", "day": "2024-02-03", "at": "11:30"}]
+
+
 @pytest.mark.parametrize("raw", ["NaN", "Infinity", "-Infinity", "1e999", "[1, NaN]"])
 def test_non_finite_numbers_in_json_are_refused(seeded, tmp_path, raw):
     lines = [json.dumps(r) for r in GOOD]

@@ -490,6 +490,10 @@ def derived_id_sql(content_hash: str = "content_hash", parents: str = "parents")
             f"ELSE substr(md5({content_hash} || CAST(to_json({parents}) AS VARCHAR)), 1, 16) END")
 
 
+#: DuckDB types a CSV column can be sniffed as that change the text when written back
+_TEMPORAL = ("DATE", "TIME", "TIMESTAMP", "INTERVAL")
+
+
 @cache
 def _scratch() -> duckdb.DuckDBPyConnection:
     """One in-memory DuckDB per process for batches outside a store (each call takes its own
@@ -939,6 +943,10 @@ class Store:
                 types |= {c: "JSON" for c in own if c != mapping["id"] and types[c] != "VARCHAR"}
                 return io.scan_sql(path, fmt, columns=types), types
             own += [c for c in text_fields if c in types and c not in own]
+            # and what DuckDB would read as a date or time, which it writes back in its own
+            # format (2024-01-01T10:00:00 would be stored as 2024-01-01 10:00:00)
+            own += [c for c, t in types.items()
+                    if t.startswith(_TEMPORAL) and c not in own]
             if fmt == "csv" and own:
                 types |= {c: "VARCHAR" for c in own}
                 scan = io.scan_sql(path, fmt, exhaustive=exhaustive,
