@@ -561,8 +561,8 @@ def memorization(
     p-value (synthetic closer) is below ``alpha``; the medians are not asked to differ, since
     when most records of both sides are censored both medians are 1.0 even though a share of
     the synthetic records sits right next to its sources. Only the ``max_listed`` closest
-    records of each side are listed; every distance is counted in the histogram. Each table needs ``id`` and ``text``
-    columns.
+    records of each side are listed; every distance is counted in the histogram. Each table
+    needs ``id`` and ``text`` columns.
 
     >>> import pyarrow as pa
     >>> src = pa.table({"id": ["r1", "r2"], "text": ["the match ended in a draw at home",
