@@ -258,19 +258,23 @@ def _dedup_arrow(values: pa.Array) -> pa.Array:
     return pa.array(changed, pa.string())
 
 
-def dedup_key_sql(text: str, label: str, fields: str, content_hash: str) -> str:
-    """The SQL expression for a sample's dedup key: the md5 of what the content hash hashes
-    (``text``, ``label`` and the user's ``fields`` as text), normalised by
-    :func:`tether.io.dedup_text` (NFKC, zero-width characters dropped). So equal content hashes
-    mean equal keys, NFC/NFD twins and invisible variants share a key, and content that
-    normalising leaves alone (all ASCII, most text) keeps its content hash as its key. Ingest
-    dedups and the contamination check compares by it."""
+def dedup_key_sql(text: str, label: str, fields: str) -> str:
+    """The SQL expression for what a sample's dedup key adds to its content hash: the md5 of
+    what the content hash hashes (``text``, ``label`` and the user's ``fields`` as text),
+    normalised by :func:`tether.io.dedup_text` (NFKC, zero-width characters dropped); NULL
+    where normalising leaves the content alone (all ASCII, most text), whose key is its content
+    hash. So equal content hashes mean equal keys and NFC/NFD twins and invisible variants
+    share a key. Stored as ``''`` for NULL (a column of one value costs nothing to write);
+    :data:`_DEDUP_KEY` reads the key. Ingest dedups and the contamination check compares by it."""
     ascii_only = " AND ".join(f"coalesce(strlen({c}) = length({c}), true)"
                               for c in (text, label, f"CAST({fields} AS VARCHAR)"))
     packed = (f"CAST(to_json(struct_pack(text := {text}, label := {label}, "
               f"fields := {fields})) AS VARCHAR)")
-    return (f"CASE WHEN {ascii_only} THEN {content_hash} "
-            f"ELSE coalesce(md5({_DEDUP_UDF}({packed})), {content_hash}) END")
+    return f"CASE WHEN NOT ({ascii_only}) THEN md5({_DEDUP_UDF}({packed})) END"
+
+
+#: a sample's dedup key, in ``samples`` and in ``_stage`` (see :func:`dedup_key_sql`)
+_DEDUP_KEY = "coalesce(nullif(dedup_key, ''), content_hash)"
 
 
 #: the user's fields as text (how the content hash sees them) from a stored ``fields`` JSON
@@ -335,6 +339,8 @@ _SHOWN = "_{0}_kind || ' (' || left({0}, 40) || ')'"
 
 
 #: DuckDB column types of numbers (a label column of one is checked to be finite)
+#: an SQL literal as :func:`_lit` writes it, cast to a type: the same value for every row
+_LITERAL = re.compile(r"(NULL|'([^']|'')*')::[A-Z]+|CAST\(\[\] AS VARCHAR\[\]\)")
 _NUMBER_TYPE = re.compile(r"U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?|DOUBLE|FLOAT|REAL|DECIMAL.*")
 
 
@@ -899,8 +905,9 @@ class Store:
         """Give samples stored before dedup keys existed their key (a no-op afterwards)."""
         if self._con.execute("SELECT count(*) FROM samples WHERE dedup_key IS NULL").fetchone()[0]:
             self._register_dedup()
-            key = dedup_key_sql("text", "label", _STORED_FIELDS_TEXT, "content_hash")
-            self._con.execute(f"UPDATE samples SET dedup_key = {key} WHERE dedup_key IS NULL")
+            key = dedup_key_sql("text", "label", _STORED_FIELDS_TEXT)
+            self._con.execute(f"UPDATE samples SET dedup_key = coalesce({key}, '') "
+                              "WHERE dedup_key IS NULL")
 
     @staticmethod
     def _check_defaults(defaults: Mapping[str, str | None]) -> None:
@@ -1047,39 +1054,48 @@ class Store:
                        if "created_at" in types else f"{_lit(_now().isoformat())}::TIMESTAMP")
         given = {name: (f"CAST({_ident(name)} AS VARCHAR)" if name in types else "NULL::VARCHAR")
                  for name in ("generation", "content_hash")}
+        def label_origin(label: str) -> str:
+            return (f"CASE WHEN {label} IS NOT NULL "
+                    f"THEN {col_or('label_origin', defaults['label_origin'])} "
+                    f"ELSE {col_or('label_origin', None)} END")
+
+        base = {
+            "given_id": mapped("id"), "text": mapped("text") if text_col else "NULL::VARCHAR",
+            "label": mapped("label"), "fields": fields_sql,
+            "content_hash": content_hash_sql(types, mapping),
+            "_fields_text": _fields_sql(types, mapping, as_text=True),
+            "origin": col_or("origin", defaults["origin"]),
+            "label_origin": label_origin(mapped("label")),
+            **{name: col_or(name, defaults[name])
+               for name in ("family", "generator", "domain", "task")},
+            "generator_config": config_sql, "created_at": created_sql, "parents": parents_sql,
+            "given_generation": given["generation"],
+            "given_content_hash": given["content_hash"],
+            "_text_kind": kind("text") if text_col else "NULL::VARCHAR",
+            "_label_kind": kind("label"),
+        }
+        derived = {
+            "id": f"coalesce(given_id, {derived_id_sql()})", "config_hash": config_hash_sql,
+            "generation": "CAST(CASE WHEN origin = 'real' THEN 0 WHEN len(parents) = 0 THEN 1 END "
+                          "AS INTEGER)",
+            "run_id": f"{_lit(run_id)}::VARCHAR",
+            "dedup_key": dedup_key_sql("text", "label", "_fields_text"),
+        }
+        # a column of one value for every row (a default, or NULL for a field the input lacks)
+        # is not written out a million times: the view _staged adds it (a third of the cost)
+        fixed = {name: sql for name, sql in {**base, **derived}.items() if _LITERAL.fullmatch(sql)}
+        if "label_origin" not in types:  # then a function of the label
+            fixed["label_origin"] = label_origin("label")
+        # given_id and _fields_text only make id and dedup_key
+        stored = [name for name in base if name not in fixed
+                  and name not in ("given_id", "_fields_text")]
+        stored += [f"{sql} AS {name}" for name, sql in derived.items() if name not in fixed]
         try:
             self._con.execute(f"""
                 CREATE OR REPLACE TEMP TABLE _stage AS
-                WITH base AS (
-                    SELECT {mapped('id')} AS given_id, {mapped('text') if text_col else 'NULL::VARCHAR'} AS text,
-                           {mapped('label')} AS label, {fields_sql} AS fields,
-                           {content_hash_sql(types, mapping)} AS content_hash,
-                           {_fields_sql(types, mapping, as_text=True)} AS _fields_text,
-                           {col_or('origin', defaults['origin'])} AS origin,
-                           CASE WHEN {mapped('label')} IS NOT NULL
-                                THEN {col_or('label_origin', defaults['label_origin'])}
-                                ELSE {col_or('label_origin', None)} END AS label_origin,
-                           {col_or('family', defaults['family'])} AS family,
-                           {col_or('generator', defaults['generator'])} AS generator,
-                           {config_sql} AS generator_config,
-                           {created_sql} AS created_at,
-                           {col_or('domain', defaults['domain'])} AS domain,
-                           {col_or('task', defaults['task'])} AS task,
-                           {parents_sql} AS parents,
-                           {given['generation']} AS given_generation,
-                           {given['content_hash']} AS given_content_hash,
-                           {kind('text') if text_col else 'NULL::VARCHAR'} AS _text_kind,
-                           {kind('label')} AS _label_kind
-                    FROM {scan}
-                )
-                SELECT *, coalesce(given_id, {derived_id_sql()}) AS id,
-                       {config_hash_sql} AS config_hash,
-                       CAST(CASE WHEN origin = 'real' THEN 0 WHEN len(parents) = 0 THEN 1 END
-                            AS INTEGER) AS generation,
-                       {_lit(run_id)} AS run_id,
-                       {dedup_key_sql('text', 'label', '_fields_text', 'content_hash')}
-                           AS dedup_key
-                FROM base
+                WITH base AS (SELECT {", ".join(f"{sql} AS {name}" for name, sql in base.items())}
+                              FROM {scan})
+                SELECT {", ".join(stored)} FROM base
             """)
         except duckdb.Error as exc:
             if path is not None and io.type_drift(exc):
@@ -1096,8 +1112,9 @@ class Store:
         count, first = self._con.execute("SELECT count(*), min(rowid) FROM _stage").fetchone()
         if count == 0:
             raise InputError("the file holds no records", path=path)
+        constants = "".join(f", {sql} AS {name}" for name, sql in fixed.items())
         self._con.execute(f"CREATE OR REPLACE TEMP VIEW _staged AS "
-                         f"SELECT rowid - {first - 1} AS _row, * FROM _stage")
+                         f"SELECT rowid - {first - 1} AS _row, *{constants} FROM _stage")
         self._check_rows(mapping, declared, where)
         label_col = mapping["label"]
         if defaults["label_origin"] and (label_col is None or label_col not in types):
@@ -1218,7 +1235,7 @@ class Store:
         earlier in this input count as in ``dataset``). A bare id held by samples of different
         content in several datasets is ambiguous and refused; copies of one sample (same
         content hash, as a mix makes) are one parent."""
-        if not self._con.execute("SELECT count(*) FROM _stage WHERE generation IS NULL"
+        if not self._con.execute("SELECT count(*) FROM _staged WHERE generation IS NULL"
                                 ).fetchone()[0]:
             return
         self._con.execute("""
@@ -1299,20 +1316,20 @@ class Store:
 
     def _commit_stage(self, dataset: str, where: tuple) -> tuple[int, int]:
         # by dedup key: equal content hashes have equal keys, and so do Unicode twins
-        total, keys, ids = self._con.execute("SELECT count(*), count(DISTINCT dedup_key), "
+        total, keys, ids = self._con.execute(f"SELECT count(*), count(DISTINCT {_DEDUP_KEY}), "
                                             "count(DISTINCT id) FROM _staged").fetchone()
         kept = total
         if keys < total:  # keep the first row of each content
-            self._con.execute("""
+            self._con.execute(f"""
                 DELETE FROM _stage WHERE rowid IN (
-                    SELECT r FROM (SELECT rowid AS r, row_number() OVER (PARTITION BY dedup_key
-                                                                         ORDER BY rowid) AS k
+                    SELECT r FROM (SELECT rowid AS r, row_number() OVER (
+                                       PARTITION BY {_DEDUP_KEY} ORDER BY rowid) AS k
                                    FROM _stage) WHERE k > 1)""")
         existing = self._con.execute("SELECT count(*) FROM samples WHERE dataset = ?",
                                     [dataset]).fetchone()[0]
         if existing:  # drop content the dataset already holds
-            self._con.execute("DELETE FROM _stage WHERE dedup_key IN "
-                             "(SELECT dedup_key FROM samples WHERE dataset = ?)", [dataset])
+            self._con.execute(f"DELETE FROM _stage WHERE {_DEDUP_KEY} IN "
+                             f"(SELECT {_DEDUP_KEY} FROM samples WHERE dataset = ?)", [dataset])
         if keys < total or existing:  # rows were dropped: count what is left
             kept, ids = self._con.execute("SELECT count(*), count(DISTINCT id) FROM _staged"
                                          ).fetchone()
@@ -1333,7 +1350,8 @@ class Store:
         columns = ", ".join(_STORED_COLUMNS[1:])
         # _stage was written in file order and a plain scan keeps it, so no ORDER BY is needed
         self._con.execute(f"INSERT INTO samples (dataset, {columns}, dedup_key) "
-                         f"SELECT ? AS dataset, {columns}, dedup_key FROM _stage", [dataset])
+                         f"SELECT ? AS dataset, {columns}, coalesce(dedup_key, '') FROM _staged",
+                         [dataset])
         added = kept
         now = _now()
         self._con.execute("""INSERT INTO datasets VALUES (?, ?, ?, NULL)
@@ -1640,8 +1658,8 @@ class Store:
         """Ids of samples of ``dataset`` whose content is also in ``of``, compared by dedup key
         (Unicode NFKC, zero-width characters dropped): exact copies, up to such variants."""
         return {r[0] for r in self._con.execute(
-            "SELECT id FROM samples WHERE dataset = ? AND dedup_key IN "
-            "(SELECT dedup_key FROM samples WHERE dataset = ?)", [dataset, of]).fetchall()}
+            f"SELECT id FROM samples WHERE dataset = ? AND {_DEDUP_KEY} IN "
+            f"(SELECT {_DEDUP_KEY} FROM samples WHERE dataset = ?)", [dataset, of]).fetchall()}
 
     def samples_by_id(self, ids: Iterable[str],
                       columns: tuple[str, ...] = ("text", "label", "fields")) -> pa.Table:
