@@ -1200,8 +1200,10 @@ class Store:
         suspects = self._con.execute(f"""
             SELECT * FROM (
                 SELECT _row, CAST(fields AS VARCHAR) AS f, CAST(generator_config AS VARCHAR) AS g,
-                       coalesce(_label_kind = 'a number'
-                                AND NOT isfinite(TRY_CAST(label AS DOUBLE)), false) AS bad_label
+                       -- a CASE, so that only numbers are cast (an AND casts every label)
+                       CASE WHEN _label_kind = 'a number'
+                            THEN coalesce(NOT isfinite(TRY_CAST(label AS DOUBLE)), false)
+                            ELSE false END AS bad_label
                 FROM _staged)
             WHERE regexp_matches(f, {_lit(_NON_FINITE)}) OR regexp_matches(g, {_lit(_NON_FINITE)})
                OR bad_label
@@ -1315,9 +1317,12 @@ class Store:
                            f"says {bad[1]}; remove the field or fix the parents")
 
     def _commit_stage(self, dataset: str, where: tuple) -> tuple[int, int]:
-        # by dedup key: equal content hashes have equal keys, and so do Unicode twins
-        total, keys, ids = self._con.execute(f"SELECT count(*), count(DISTINCT {_DEDUP_KEY}), "
-                                            "count(DISTINCT id) FROM _staged").fetchone()
+        # by dedup key: equal content hashes have equal keys, and so do Unicode twins. Counted
+        # by 64-bit hash (a quarter faster): distinct hashes are distinct values, and a rare
+        # collision only sends the count down the exact paths below
+        total, keys, ids = self._con.execute(
+            f"SELECT count(*), count(DISTINCT hash({_DEDUP_KEY})), count(DISTINCT hash(id)) "
+            "FROM _staged").fetchone()
         kept = total
         if keys < total:  # keep the first row of each content
             self._con.execute(f"""
