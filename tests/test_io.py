@@ -251,6 +251,20 @@ def test_csv_dates_and_times_are_kept_as_written(store, tmp_path):
                       {"when": "2024-02-01T11:30:00", "day": "2024-02-03", "at": "11:30"}]
 
 
+def test_jsonl_strings_duckdb_types_as_dates_times_or_uuids_are_kept_as_written(store, tmp_path):
+    """DuckDB's JSON reader types these strings (at any depth, and an id) as TIMESTAMP, DATE,
+    TIME and UUID and writes them back in its own format; they are stored as written."""
+    uid = "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11"
+    record = {"id": uid, "text": "2024-01-02", "when": "2024-01-01T10:00:00", "at": ["10:00"],
+              "nested": {"DATE": "2024-02-03", "u": uid}}
+    path = tmp_path / "a.jsonl"
+    path.write_text(json.dumps(record) + "\n")
+    store.ingest("d", path, origin="real")
+    row = store.table("d").to_pylist()[0]
+    assert (row["id"], row["text"]) == (uid, "2024-01-02")
+    assert json.loads(row["fields"]) == {k: record[k] for k in ("when", "at", "nested")}
+
+
 @pytest.mark.parametrize("raw", ["NaN", "Infinity", "-Infinity", "1e999", "[1, NaN]"])
 def test_non_finite_numbers_in_json_are_refused(seeded, tmp_path, raw):
     lines = [json.dumps(r) for r in GOOD]

@@ -498,6 +498,20 @@ def derived_id_sql(content_hash: str = "content_hash", parents: str = "parents")
 
 #: DuckDB types a CSV column can be sniffed as that change the text when written back
 _TEMPORAL = ("DATE", "TIME", "TIMESTAMP", "INTERVAL")
+#: a type DuckDB's JSON reader infers from strings, which it writes back in its own format
+#: (``10:00`` as ``10:00:00``, a UUID in lower case), where a type string names it (a quoted
+#: struct member name is skipped)
+_STRING_TYPE = re.compile(r'"(?:[^"]|"")*"|\b(?:TIMESTAMP WITH TIME ZONE|TIME WITH TIME ZONE|'
+                          r'TIMESTAMP_(?:NS|MS|S)|TIMESTAMP|DATE|TIME|INTERVAL|UUID)(?=[,)\[]|$)')
+
+
+def _strings_as_text(duck_type: str) -> str:
+    """``duck_type`` with every type the JSON reader infers from strings read as VARCHAR.
+
+    >>> _strings_as_text('STRUCT(w TIMESTAMP, "DATE" DATE[])')
+    'STRUCT(w VARCHAR, "DATE" VARCHAR[])'
+    """
+    return _STRING_TYPE.sub(lambda m: m[0] if m[0].startswith('"') else "VARCHAR", duck_type)
 
 
 @cache
@@ -947,6 +961,7 @@ class Store:
                 io.check_csv_header(path, list(types))
             own = [c for c in (mapping["text"], mapping["label"], mapping["id"]) if c in types]
             if fmt == "jsonl":
+                types = {c: _strings_as_text(t) for c, t in types.items()}
                 types |= {c: "JSON" for c in own if c != mapping["id"] and types[c] != "VARCHAR"}
                 return io.scan_sql(path, fmt, columns=types), types
             own += [c for c in text_fields if c in types and c not in own]
