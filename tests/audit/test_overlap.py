@@ -244,6 +244,23 @@ def test_cli_overlap_writes_pairs_and_states_the_cap(tmp_path, boilerplate):
         assert "pairs_path" not in saved.params  # an output, not a parameter of the audit
     bad = CliRunner().invoke(app, [*args, "--pairs-out", str(tmp_path / "no" / "p.parquet")])
     assert isinstance(bad.exception, InputError) and "p.parquet" in str(bad.exception)
+    uncapped = CliRunner().invoke(app, [*args, "--max-train-df", "0"])
+    assert uncapped.exit_code == 0, uncapped.output
+    assert json.loads(uncapped.stdout)["max_train_df"] is None
+    assert json.loads(uncapped.stdout)["dropped_ngrams"] == 0
+
+
+def test_a_run_that_fails_leaves_no_half_written_pair_file(planted, tmp_path):
+    train_t, eval_t = planted
+    path = tmp_path / "pairs.parquet"
+
+    def stop(*args):
+        if path.stat().st_size:  # the writer is open and has written its header
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        find_overlap(train_t, eval_t, pairs_path=path, progress=stop)
+    assert not path.exists()
 
 
 def test_report_view_states_the_dropped_boilerplate_and_the_pair_file(boilerplate, tmp_path):

@@ -182,8 +182,12 @@ def _pair_file(path: str | Path | None) -> Iterator[pq.ParquetWriter | None]:
     except (OSError, pa.ArrowException) as e:
         raise InputError(f"cannot write the pair list: {e}", path=path,
                          field="pairs_path") from None
-    with writer:
-        yield writer
+    try:
+        with writer:
+            yield writer
+    except BaseException:  # no half-written pair list is left behind
+        Path(path).unlink(missing_ok=True)
+        raise
 
 
 class _TopPairs:
@@ -275,7 +279,8 @@ def find_overlap(
     if max_pairs < 0:
         raise InputError(f"max_pairs must be 0 or more, got {max_pairs}", field="max_pairs")
     if max_train_df is not None and max_train_df < 1:
-        raise InputError(f"max_train_df must be 1 or more (or None: no cap), got {max_train_df}",
+        raise InputError(f"max_train_df must be 1 or more, or None for no cap (0 on the command "
+                         f"line), got {max_train_df}",
                          field="max_train_df")
     with _pair_file(pairs_path) as writer:
         bands, rows = minhash.lsh_params(threshold, num_perm)

@@ -65,7 +65,8 @@ def overlap(
              "--train as synthetic data made from --eval.")] = None,
     max_train_df: Annotated[Optional[int], typer.Option(
         "--max-train-df", help="Drop 13-grams found in more than this many training texts as "
-                               "boilerplate (licences, headers, templates); default 50.")] = None,
+                               "boilerplate (licences, headers, templates); default 50, 0 "
+                               "for no cap.")] = None,
     pairs_out: Annotated[Optional[Path], typer.Option(
         "--pairs-out", help="Write every pair (kind, train_id, eval_id, score) to this Parquet "
                             "file; the result lists only the strongest.")] = None,
@@ -80,7 +81,7 @@ def overlap(
     Example: tether audit overlap --train synthetic --eval real --threshold 0.8 --holdout heldout
     --pairs-out pairs.parquet
     """
-    options = {} if max_train_df is None else {"max_train_df": max_train_df}
+    options = {} if max_train_df is None else {"max_train_df": max_train_df or None}
     with Store(store) as s, progress_bar(f"overlap {train} × {eval}") as progress:
         from tether.audit.overlap import audit_overlap
         result = audit_overlap(s, train, eval, holdout=holdout, threshold=threshold,
