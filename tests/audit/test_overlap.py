@@ -323,6 +323,14 @@ def test_memorization_detects_copies(bbc):
     assert capped.synthetic_count == 100 and sum(capped.histogram["synthetic"]) == 100
     assert capped.p_value == r.p_value  # the test uses every distance, not the listing
 
+    # a result saved before the listing was capped: every record listed, no counts, histogram
+    new = ("synthetic_count", "holdout_count", "censored_synthetic", "censored_holdout",
+           "histogram")
+    old = {k: v for k, v in r.to_dict().items() if k not in new}
+    read = type(r).from_dict(old)
+    assert (read.synthetic_count, read.holdout_count, read.censored_holdout) == (100, 100, 0)
+    assert read.histogram == r.histogram and read.p_value == r.p_value
+
 
 def test_memorization_finds_a_copied_minority_behind_censored_medians(bbc):
     """A third of the synthetic records are light edits of source records, the rest unrelated

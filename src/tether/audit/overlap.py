@@ -99,10 +99,26 @@ class MemorizationResult:
     copied: bool
     method: str
 
-    from_dict = classmethod(from_json)
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MemorizationResult:
+        """The result from its ``to_dict``. One saved before the listing was capped (every
+        record listed, none censored) gets its counts and histogram from its lists."""
+        if "histogram" not in data:
+            sides = {side: [r["distance"] for r in data[side]] for side in ("synthetic", "holdout")}
+            data = {**data, "synthetic_count": len(sides["synthetic"]),
+                    "holdout_count": len(sides["holdout"]), "censored_synthetic": 0,
+                    "censored_holdout": 0, "histogram": _histogram(**sides)}
+        return from_json(cls, data)
 
     def to_dict(self) -> dict[str, Any]:
         return plain(self)
+
+
+def _histogram(synthetic: Sequence[float], holdout: Sequence[float]) -> dict[str, list[float]]:
+    """:attr:`MemorizationResult.histogram` of each side's distances."""
+    edges = np.linspace(0.0, 1.0, _HISTOGRAM_BINS + 1)
+    return {"edges": edges.tolist(), "synthetic": np.histogram(synthetic, edges)[0].tolist(),
+            "holdout": np.histogram(holdout, edges)[0].tolist()}
 
 
 @dataclass(frozen=True)
@@ -601,14 +617,11 @@ def memorization(
         return [{"id": ids[i], "distance": float(d[i]),
                  "nearest_real_id": src_ids[near[i]] if near[i] >= 0 else None} for i in order]
 
-    edges = np.linspace(0.0, 1.0, _HISTOGRAM_BINS + 1)
     return MemorizationResult(
         synthetic=listing(syn_ids, d_syn, n_syn), holdout=listing(hold_ids, d_hold, n_hold),
         synthetic_count=len(d_syn), holdout_count=len(d_hold),
         censored_synthetic=int((n_syn < 0).sum()), censored_holdout=int((n_hold < 0).sum()),
-        histogram={"edges": edges.tolist(),
-                   "synthetic": np.histogram(d_syn, edges)[0].tolist(),
-                   "holdout": np.histogram(d_hold, edges)[0].tolist()},
+        histogram=_histogram(d_syn, d_hold),
         synthetic_median=float(np.median(d_syn)), holdout_median=float(np.median(d_hold)),
         median_difference=diff, median_difference_ci=_median_difference_ci(d_syn, d_hold, n_boot,
                                                                            rng),
