@@ -14,6 +14,7 @@ from sklearn.metrics import roc_auc_score
 from tether.stats import auc_interval, delong
 from tether.audit.features import N_HASH, _char_grams, ngram_matrix, ngram_names
 from tether.audit.mirage import audit_mirage, c2st, gram, mirage, mirage_table
+from tether.errors import InputError
 from tether.generate.perturb import Pipeline, perturb_texts
 
 
@@ -193,6 +194,22 @@ def test_audit_mirage_reads_the_store_and_saves_the_result(store, bbc):
     saved = store.latest_result("mirage")
     assert saved.data["c2st_auc"] == pytest.approx(r.c2st_auc)
     assert saved.params["real"] == "mix"
+
+
+def test_the_test_reads_a_sample_of_a_side_above_max_rows(bbc):
+    texts = [t[:300] for t in bbc.column("text").to_pylist()[:400]]
+    real, synthetic = texts[:200], [t.upper() for t in texts[200:300]]
+    r = mirage(real, synthetic, permutations=20, max_rows=80, top=200)
+    assert (r.n_real, r.n_synthetic) == (200, 100)  # the inputs, all profiled
+    assert "read a random 80 of 200 real and 80 of 100 synthetic" in r.method
+    assert len(r.most_synthetic) == 80 and len(r.least_covered_real) == 80
+    assert r.c2st_auc > 0.9 and r.p_value < 0.1
+    again = mirage(real, synthetic, permutations=20, max_rows=80, top=200)
+    assert again.most_synthetic == r.most_synthetic  # the sample is seeded
+    whole = mirage(real, synthetic, permutations=20, max_rows=None)
+    assert "max_rows" not in whole.method
+    with pytest.raises(InputError, match="max_rows"):
+        mirage(real, synthetic, max_rows=2)
 
 
 def test_children_share_their_parents_fold(leads):

@@ -232,6 +232,10 @@ def mirage(real: RealOpt, synthetic: SyntheticOpt,
            folds: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
            features: Annotated[str, typer.Option(help="ngrams | minilm (the embed extra).")] = "ngrams",
            top: Annotated[int, typer.Option(help="Features and samples to list.")] = 20,
+           max_rows: Annotated[Optional[int], typer.Option(
+               "--max-rows", help="Texts of each side the two-sample test reads at most (a "
+                                  "random sample of a larger side); default 100000, 0 for "
+                                  "all.")] = None,
            field: FieldOpt = "text", turns: TurnsOpt = None,
            seed: SeedOpt = 0, store: StoreOpt = None, mlflow: MlflowOpt = False,
            as_json: JsonOpt = False) -> None:
@@ -245,7 +249,8 @@ def mirage(real: RealOpt, synthetic: SyntheticOpt,
         from tether.audit.mirage import audit_mirage
         result = audit_mirage(s, real, synthetic, permutations=permutations, folds=folds,
                               features=features, top=top, seed=seed, progress=progress,
-                              field=field, turns=turns)
+                              field=field, turns=turns,
+                              **({} if max_rows is None else {"max_rows": max_rows or None}))
     if as_json:
         emit(result, True, mlflow=mlflow)
         return
