@@ -338,9 +338,9 @@ _NON_FINITE = r"[\[:,](-?NaN|-?Infinity|-?[0-9.]+[eE]\+?[0-9]{3,})[\],}]"
 _SHOWN = "_{0}_kind || ' (' || left({0}, 40) || ')'"
 
 
-#: DuckDB column types of numbers (a label column of one is checked to be finite)
 #: an SQL literal as :func:`_lit` writes it, cast to a type: the same value for every row
 _LITERAL = re.compile(r"(NULL|'([^']|'')*')::[A-Z]+|CAST\(\[\] AS VARCHAR\[\]\)")
+#: DuckDB column types of numbers (a label column of one is checked to be finite)
 _NUMBER_TYPE = re.compile(r"U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?|DOUBLE|FLOAT|REAL|DECIMAL.*")
 
 
@@ -1069,6 +1069,7 @@ class Store:
                        if "created_at" in types else f"{_lit(_now().isoformat())}::TIMESTAMP")
         given = {name: (f"CAST({_ident(name)} AS VARCHAR)" if name in types else "NULL::VARCHAR")
                  for name in ("generation", "content_hash")}
+
         def label_origin(label: str) -> str:
             return (f"CASE WHEN {label} IS NOT NULL "
                     f"THEN {col_or('label_origin', defaults['label_origin'])} "
@@ -1097,7 +1098,7 @@ class Store:
             "dedup_key": dedup_key_sql("text", "label", "_fields_text"),
         }
         # a column of one value for every row (a default, or NULL for a field the input lacks)
-        # is not written out a million times: the view _staged adds it (a third of the cost)
+        # is not written out a million times: the view _staged adds it (a third of the stage)
         fixed = {name: sql for name, sql in {**base, **derived}.items() if _LITERAL.fullmatch(sql)}
         if "label_origin" not in types:  # then a function of the label
             fixed["label_origin"] = label_origin("label")
