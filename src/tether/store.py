@@ -496,17 +496,15 @@ def derived_id_sql(content_hash: str = "content_hash", parents: str = "parents")
             f"ELSE substr(md5({content_hash} || CAST(to_json({parents}) AS VARCHAR)), 1, 16) END")
 
 
-#: DuckDB types a CSV column can be sniffed as that change the text when written back
-_TEMPORAL = ("DATE", "TIME", "TIMESTAMP", "INTERVAL")
-#: a type DuckDB's JSON reader infers from strings, which it writes back in its own format
-#: (``10:00`` as ``10:00:00``, a UUID in lower case), where a type string names it (a quoted
-#: struct member name is skipped)
+#: a type DuckDB's CSV sniffer or JSON reader infers from strings, which it writes back in its
+#: own format (``10:00`` as ``10:00:00``, a UUID in lower case), where a type string names it
+#: (a quoted struct member name is skipped)
 _STRING_TYPE = re.compile(r'"(?:[^"]|"")*"|\b(?:TIMESTAMP WITH TIME ZONE|TIME WITH TIME ZONE|'
                           r'TIMESTAMP_(?:NS|MS|S)|TIMESTAMP|DATE|TIME|INTERVAL|UUID)(?=[,)\[]|$)')
 
 
 def _strings_as_text(duck_type: str) -> str:
-    """``duck_type`` with every type the JSON reader infers from strings read as VARCHAR.
+    """``duck_type`` with every type DuckDB's readers infer from strings read as VARCHAR.
 
     >>> _strings_as_text('STRUCT(w TIMESTAMP, "DATE" DATE[])')
     'STRUCT(w VARCHAR, "DATE" VARCHAR[])'
@@ -968,7 +966,7 @@ class Store:
             # and what DuckDB would read as a date or time, which it writes back in its own
             # format (2024-01-01T10:00:00 would be stored as 2024-01-01 10:00:00)
             own += [c for c, t in types.items()
-                    if t.startswith(_TEMPORAL) and c not in own]
+                    if _strings_as_text(t) != t and c not in own]
             if fmt == "csv" and own:
                 types |= {c: "VARCHAR" for c in own}
                 scan = io.scan_sql(path, fmt, exhaustive=exhaustive,

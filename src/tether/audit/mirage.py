@@ -338,8 +338,8 @@ def mirage(real: Sequence[str], synthetic: Sequence[str], *,
     (sentence embeddings, the ``embed`` extra). See the module docstring for the method.
     """
     if max_rows is not None and max_rows < folds:
-        raise InputError(f"max_rows must be at least folds ({folds}) or None, got {max_rows}",
-                         field="max_rows")
+        raise InputError(f"max_rows must be at least folds ({folds}), or None for all (0 on "
+                         f"the command line), got {max_rows}", field="max_rows")
     real, synthetic = [t or "" for t in real], [t or "" for t in synthetic]
     rid, sid = _ids(real_ids, len(real), "real-"), _ids(synthetic_ids, len(synthetic), "synthetic-")
     profile = compare_profiles(real, synthetic, real_labels=real_labels,
